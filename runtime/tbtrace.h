@@ -72,15 +72,21 @@ typedef struct tbt_writer_options {
   int flush_millis;            /* a write flushes when the last flush is older; -1 = default 120000.
                                   An idle writer with pending events also flushes after this long. */
   const char *filename_suffix; /* appended to the event file name; NULL = ".v2" */
+  size_t max_queue_bytes;      /* cap on the queue while the file cannot take it (disk full);
+                                  0 = default 64 MiB. Events past it are dropped and counted. */
 } tbt_writer_options;
 
-/* Fills opts with the defaults (all -1 / NULL). */
+/* Fills opts with the defaults (-1, NULL and 0). */
 void tbt_writer_options_init(tbt_writer_options *opts);
 
 /* Creates logdir (recursively) if missing and opens a new event file in it named
 ** events.out.tfevents.<10-digit secs>.<host>.<pid>.<n><suffix> (n counts writers in this process),
 ** whose first record, written and synced at once, is Event{wall_time, file_version="brain.Event:2"}.
-** Every call opens a new file. opts may be NULL. */
+** Every call opens a new file. opts may be NULL.
+** When the file is deleted or the logdir removed or replaced while the writer is open, a flush
+** notices (every tbt_writer_flush / close / timer flush, and queue flushes at most a second
+** apart) and continues in a new file of the same logdir (created again when gone), with the queue
+** intact; events already flushed to the lost file went with it. */
 int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_options *opts);
 
 /* A writer that accepts nothing. As default writer it is transparent: tbt_writer_set_default()
@@ -88,12 +94,16 @@ int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_optio
 int tbt_writer_open_noop(tbt_writer **out);
 
 int tbt_writer_is_noop(const tbt_writer *w);
-/* The logdir and file path (NULL for a no-op writer). Valid until tbt_writer_free. */
+/* The logdir and current file path (NULL for a no-op writer). Valid until tbt_writer_free, also
+** after the writer moved to a new file. */
 const char *tbt_writer_logdir(const tbt_writer *w);
 const char *tbt_writer_path(const tbt_writer *w);
 
 /* Appends a serialized Event (the caller encodes it) to the queue, flushing when the queue holds
-** more than max_queue events or flush_millis passed since the last flush. Thread-safe. */
+** more than max_queue events or flush_millis passed since the last flush. Thread-safe.
+** A failed flush (-ENOSPC, ...) is returned and the event stays queued for the next flush, unless
+** the queue is already over max_queue_bytes: then the event is dropped (stats.events_dropped) and
+** the flush's error returned. */
 int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len);
 
 /* Writes the queue to the file and fsyncs it. A no-op on a closed writer. */
@@ -115,6 +125,8 @@ typedef struct tbt_writer_stats {
   uint64_t events_pending;  /* events queued, not yet flushed */
   uint64_t flushes;         /* flushes that wrote something */
   uint64_t timer_flushes;   /* of those, how many the idle timer did */
+  uint64_t events_dropped;  /* events refused: queue over max_queue_bytes, or out of memory */
+  uint64_t files_reopened;  /* new files opened after the event file was deleted or replaced */
 } tbt_writer_stats;
 int tbt_writer_get_stats(tbt_writer *w, tbt_writer_stats *out);
 

@@ -8,6 +8,12 @@
 ** was flushed) but do not fsync, which would cap throughput at the disk's sync rate. flush(),
 ** close() and the idle timer also fsync. Unlike TensorFlow, an idle writer with pending events is
 ** flushed by a timer thread after flush_millis, so a stalled program still shows its last data.
+**
+** Two faults TensorFlow loses data on are handled here. When the event file is deleted or its
+** logdir replaced, the writer notices on a flush (checked on every flush/close/timer flush and at
+** most once a second on queue flushes, where a stat per flush would cost more than the write) and
+** opens a new file in the logdir with the queue intact. When the disk stays full, the queue grows
+** only up to max_queue_bytes; events past that are dropped, counted and reported as the error.
 */
 #include "tbtrace.h"
 
@@ -21,12 +27,15 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_MAX_QUEUE 10
 #define DEFAULT_FLUSH_MILLIS 120000
 #define DEFAULT_SUFFIX ".v2"
+#define DEFAULT_MAX_QUEUE_BYTES ((size_t)64 << 20)
+#define FILE_CHECK_NS ((int64_t)1000000000)
 
 struct tbt_writer {
   int refs;                  /* atomic */
@@ -40,13 +49,23 @@ struct tbt_writer {
   int closed;
   int deferred_error;        /* an error the timer thread hit, reported by the next call */
   char *logdir;
-  char *path;
+  char *suffix;
+  char *path;                /* the current file; atomic, readers may hold an older one */
+  struct old_path *old_paths;   /* earlier files' names, kept so returned pointers stay valid */
   int max_queue;
+  size_t max_queue_bytes;
   int64_t flush_ns;
   uint8_t *buf;              /* framed records not yet written */
   size_t len, cap;
+  size_t head_sent;          /* bytes of the first queued record already in the file (short write) */
   int64_t last_flush;        /* CLOCK_MONOTONIC ns */
+  int64_t last_file_check;
   tbt_writer_stats stats;
+};
+
+struct old_path {
+  struct old_path *next;
+  char *path;
 };
 
 static int64_t mono_ns(void) {
@@ -71,6 +90,7 @@ void tbt_writer_options_init(tbt_writer_options *opts) {
   opts->max_queue = -1;
   opts->flush_millis = -1;
   opts->filename_suffix = NULL;
+  opts->max_queue_bytes = 0;
 }
 
 static tbt_writer *writer_new(void) {
@@ -90,7 +110,14 @@ static tbt_writer *writer_new(void) {
 static void writer_destroy(tbt_writer *w) {
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->wake);
+  while (w->old_paths) {
+    struct old_path *o = w->old_paths;
+    w->old_paths = o->next;
+    tbt_free(o->path);
+    tbt_free(o);
+  }
   tbt_free(w->logdir);
+  tbt_free(w->suffix);
   tbt_free(w->path);
   tbt_free(w->buf);
   tbt_free(w);
@@ -110,7 +137,7 @@ int tbt_writer_open_noop(tbt_writer **out) {
 ** second by the same process never share a file. */
 static unsigned long g_writer_counter;
 
-static int make_path(tbt_writer *w, const char *suffix) {
+static int make_path(const tbt_writer *w, const char *suffix, char **out) {
   char host[256];
   tbt_hostname(host, sizeof host);
   unsigned long n = __atomic_fetch_add(&g_writer_counter, 1, __ATOMIC_RELAXED);
@@ -120,15 +147,16 @@ static int make_path(tbt_writer *w, const char *suffix) {
   int len = snprintf(NULL, 0, "%s%sevents.out.tfevents.%010lld.%s.%ld.%lu%s%s", w->logdir, slash,
                      secs, host, (long)getpid(), n, sep, suffix);
   if (len < 0) return TBT_EINVAL;
-  w->path = tbt_malloc((size_t)len + 1);
-  if (!w->path) return TBT_ENOMEM;
-  snprintf(w->path, (size_t)len + 1, "%s%sevents.out.tfevents.%010lld.%s.%ld.%lu%s%s", w->logdir,
+  char *path = tbt_malloc((size_t)len + 1);
+  if (!path) return TBT_ENOMEM;
+  snprintf(path, (size_t)len + 1, "%s%sevents.out.tfevents.%010lld.%s.%ld.%lu%s%s", w->logdir,
            slash, secs, host, (long)getpid(), n, sep, suffix);
+  *out = path;
   return 0;
 }
 
 /* Event{wall_time = whole seconds, file_version = "brain.Event:2"}, as the first record. */
-static int write_file_version(tbt_writer *w) {
+static int write_file_version(int fd) {
   Tensorflow__Event ev = TENSORFLOW__EVENT__INIT;
   Tensorflow__SourceMetadata src = TENSORFLOW__SOURCE_METADATA__INIT;
   ev.wall_time = (double)time(NULL);
@@ -142,9 +170,34 @@ static int write_file_version(tbt_writer *w) {
   tensorflow__event__pack(&ev, data);
   uint8_t rec[sizeof data + TBT_RECORD_OVERHEAD];
   size_t rn = tbt_record_frame(rec, data, n);
-  int rc = tbt_write_all(w->fd, rec, rn, NULL);
+  int rc = tbt_write_all(fd, rec, rn, NULL);
   if (rc) return rc;
-  return tbt_fsync(w->fd);
+  return tbt_fsync(fd);
+}
+
+/* A new event file in the logdir (created again if it is gone), holding its first record. */
+static int open_event_file(const tbt_writer *w, int *fd_out, char **path_out) {
+  int rc = tbt_mkdir_p(w->logdir, 0777);
+  if (rc) return rc;
+  char *path;
+  rc = make_path(w, w->suffix, &path);
+  if (rc) return rc;
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    rc = -errno;
+    tbt_free(path);
+    return rc;
+  }
+  rc = write_file_version(fd);
+  if (rc) {
+    close(fd);
+    unlink(path);
+    tbt_free(path);
+    return rc;
+  }
+  *fd_out = fd;
+  *path_out = path;
+  return 0;
 }
 
 static int check_suffix(const char *s) {
@@ -164,36 +217,23 @@ int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_optio
   const char *suffix = o.filename_suffix ? o.filename_suffix : DEFAULT_SUFFIX;
   if (check_suffix(suffix)) return TBT_EINVAL;
 
-  int rc = tbt_mkdir_p(logdir, 0777);
-  if (rc) return rc;
   tbt_writer *w = writer_new();
   if (!w) return TBT_ENOMEM;
   w->max_queue = o.max_queue < 0 ? DEFAULT_MAX_QUEUE : o.max_queue;
+  w->max_queue_bytes = o.max_queue_bytes ? o.max_queue_bytes : DEFAULT_MAX_QUEUE_BYTES;
   w->flush_ns = (int64_t)(o.flush_millis < 0 ? DEFAULT_FLUSH_MILLIS : o.flush_millis) * 1000000;
   w->logdir = tbt_strdup(logdir);
-  if (!w->logdir) {
+  w->suffix = tbt_strdup(suffix);
+  if (!w->logdir || !w->suffix) {
     writer_destroy(w);
     return TBT_ENOMEM;
   }
-  rc = make_path(w, suffix);
+  int rc = open_event_file(w, &w->fd, &w->path);
   if (rc) {
     writer_destroy(w);
     return rc;
   }
-  w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
-  if (w->fd < 0) {
-    rc = -errno;
-    writer_destroy(w);
-    return rc;
-  }
-  rc = write_file_version(w);
-  if (rc) {
-    close(w->fd);
-    unlink(w->path);
-    writer_destroy(w);
-    return rc;
-  }
-  w->last_flush = mono_coarse_ns();
+  w->last_flush = w->last_file_check = mono_coarse_ns();
   *out = w;
   return 0;
 }
@@ -207,7 +247,7 @@ const char *tbt_writer_logdir(const tbt_writer *w) {
 }
 
 const char *tbt_writer_path(const tbt_writer *w) {
-  return w ? w->path : NULL;
+  return w ? __atomic_load_n(&w->path, __ATOMIC_ACQUIRE) : NULL;
 }
 
 int tbt_writer_is_closed(const tbt_writer *w) {
@@ -215,23 +255,87 @@ int tbt_writer_is_closed(const tbt_writer *w) {
   return __atomic_load_n(&w->closed, __ATOMIC_ACQUIRE);
 }
 
+/* Whether the open file is still the one at w->path: deleted (no links left) or replaced (the
+** path names another file, or nothing, after the logdir was moved or removed) means it is not. */
+static int file_is_current(const tbt_writer *w) {
+  struct stat by_fd, by_path;
+  if (fstat(w->fd, &by_fd) != 0) return 1;   /* cannot tell: keep writing where we are */
+  if (by_fd.st_nlink == 0) return 0;
+  if (stat(w->path, &by_path) != 0) return errno != ENOENT && errno != ENOTDIR;
+  return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
+}
+
+/* Moves to a new event file after the old one went away. The queue is kept whole: a record that
+** was cut short in the old file is written again in full to the new one. */
+static int reopen_locked(tbt_writer *w) {
+  int fd;
+  char *path;
+  int rc = open_event_file(w, &fd, &path);
+  if (rc) return rc;
+  struct old_path *o = tbt_malloc(sizeof *o);
+  if (!o) {
+    close(fd);
+    unlink(path);
+    tbt_free(path);
+    return TBT_ENOMEM;
+  }
+  o->path = w->path;
+  o->next = w->old_paths;
+  w->old_paths = o;
+  close(w->fd);
+  w->fd = fd;
+  __atomic_store_n(&w->path, path, __ATOMIC_RELEASE);
+  w->head_sent = 0;
+  w->stats.files_reopened++;
+  return 0;
+}
+
+/* After a short write of done bytes (counted from the queue's start), drops the records that are
+** complete in the file and remembers how much of the next one is there. */
+static void consume_written(tbt_writer *w, size_t done) {
+  size_t at = 0;
+  uint64_t records = 0;
+  while (w->len - at >= TBT_RECORD_HEADER) {
+    size_t rec = (size_t)tbt_get_le64(w->buf + at) + TBT_RECORD_OVERHEAD;
+    if (at + rec > done) break;
+    at += rec;
+    records++;
+  }
+  memmove(w->buf, w->buf + at, w->len - at);
+  w->len -= at;
+  w->head_sent = done - at;
+  w->stats.events_written += records;
+  w->stats.events_pending -= records;
+}
+
 /* Hands the queue to the file; with sync, also fsyncs. What could not be written stays queued,
-** so a later flush (after the disk has room again) writes it: nothing is silently dropped. */
-static int flush_locked(tbt_writer *w, int sync) {
+** so a later flush (after the disk has room again) writes it: nothing is silently dropped.
+** check_file asks to make sure the file is still in the logdir first. */
+static int flush_locked(tbt_writer *w, int sync, int check_file) {
   int rc = 0;
+  int64_t now = mono_coarse_ns();
+  /* Only with something to write: an empty queue needs no new file. */
+  if (w->len && (check_file || now - w->last_file_check >= FILE_CHECK_NS)) {
+    w->last_file_check = now;
+    if (!file_is_current(w)) {
+      rc = reopen_locked(w);
+      if (rc) return rc;
+    }
+  }
   if (w->len) {
     size_t done = 0;
-    rc = tbt_write_all(w->fd, w->buf, w->len, &done);
-    if (done) {
-      memmove(w->buf, w->buf + done, w->len - done);
-      w->len -= done;
+    rc = tbt_write_all(w->fd, w->buf + w->head_sent, w->len - w->head_sent, &done);
+    if (rc) {
+      consume_written(w, w->head_sent + done);
+      return rc;
     }
-    if (rc) return rc;
+    w->len = 0;
+    w->head_sent = 0;
     w->stats.events_written += w->stats.events_pending;
     w->stats.events_pending = 0;
     w->stats.flushes++;
   }
-  w->last_flush = mono_coarse_ns();
+  w->last_flush = now;
   /* EINVAL / EROFS: a file that cannot be synced (a pipe, some special file systems) is fine. */
   if (sync) {
     int src = tbt_fsync(w->fd);
@@ -249,7 +353,7 @@ static void *timer_main(void *arg) {
     int64_t now = mono_ns();
     int64_t due = w->last_flush + w->flush_ns;
     if (w->stats.events_pending > 0 && now >= due) {
-      int rc = flush_locked(w, 1);
+      int rc = flush_locked(w, 1, 1);
       if (rc && !w->deferred_error) w->deferred_error = rc;
       if (!rc) w->stats.timer_flushes++;
       w->last_flush = now;   /* after a failure, retry one interval later, not in a tight loop */
@@ -280,11 +384,22 @@ int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len) {
     goto out;
   }
   size_t need = w->len + len + TBT_RECORD_OVERHEAD;
+  if (need > w->max_queue_bytes && w->len) {
+    /* The queue is at its cap: only a flush that gets through makes room. */
+    rc = flush_locked(w, 0, 0);
+    need = w->len + len + TBT_RECORD_OVERHEAD;
+    if (need > w->max_queue_bytes && w->len) {
+      w->stats.events_dropped++;
+      if (!rc) rc = TBT_ENOMEM;
+      goto out;
+    }
+  }
   if (need > w->cap) {
     size_t cap = w->cap ? w->cap : 4096;
     while (cap < need) cap *= 2;
     uint8_t *nb = tbt_realloc(w->buf, cap);
     if (!nb) {
+      w->stats.events_dropped++;
       rc = TBT_ENOMEM;
       goto out;
     }
@@ -299,7 +414,7 @@ int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len) {
   }
   if (w->stats.events_pending > (uint64_t)w->max_queue ||
       mono_coarse_ns() - w->last_flush > w->flush_ns) {
-    rc = flush_locked(w, 0);
+    rc = flush_locked(w, 0, 0);
   }
   if (!rc) rc = take_deferred(w);
 out:
@@ -313,7 +428,7 @@ int tbt_writer_flush(tbt_writer *w) {
   pthread_mutex_lock(&w->mu);
   int rc = 0;
   if (!w->closed) {
-    rc = flush_locked(w, 1);
+    rc = flush_locked(w, 1, 1);
     int d = take_deferred(w);
     if (!rc) rc = d;
   }
@@ -330,7 +445,7 @@ int tbt_writer_close(tbt_writer *w) {
   }
   int rc = 0;
   if (!w->noop) {
-    rc = flush_locked(w, 1);
+    rc = flush_locked(w, 1, 1);
     if (rc) {
       /* Keep the file and the queue: the caller may retry once the cause is gone. */
       pthread_mutex_unlock(&w->mu);

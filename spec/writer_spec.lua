@@ -104,6 +104,42 @@ describe("flushing", function()
   end)
 end)
 
+describe("a logdir that goes away", function()
+  it("moves to a new event file in the recreated logdir, losing nothing queued", function()
+    local dir = fs.tmpdir("writer") .. "/run"
+    local w = assert(tbtrace.create_file_writer(dir, { max_queue = 100 }))
+    w:as_default(0, function()
+      for step = 0, 2 do assert.is_true(tbtrace.scalar("x", step, step)) end
+    end)
+    local first = w:path()
+    fs.rm_rf(dir)
+    w:as_default(3, function()
+      for step = 3, 5 do assert.is_true(tbtrace.scalar("x", step, step)) end
+    end)
+    assert.is_true(w:close())
+    assert.are_not.equal(first, w:path())
+    local st = w:stats()
+    assert.are.equal(1, st.files_reopened)
+    assert.are.equal(0, st.events_dropped)
+    assert.are.equal(0, st.events_pending)
+    local evs, path = events_in(dir)
+    assert.are.equal(w:path(), path)
+    assert.are.equal("brain.Event:2", evs[1].file_version)
+    assert.are.equal(4, #evs)
+    for i = 2, 4 do
+      assert.are.equal(i + 1, evs[i].step)
+      assert.are.equal("x", evs[i].summary.value[1].tag)
+    end
+  end)
+
+  it("takes max_queue_bytes as an option", function()
+    local w = assert(tbtrace.create_file_writer(fs.tmpdir("writer"), { max_queue_bytes = 4096 }))
+    assert.is_true(w:close())
+    assert.has_error(function() tbtrace.create_file_writer(fs.tmpdir("writer"), { max_queue_bytes = -1 }) end,
+      "bad option 'max_queue_bytes' to 'create_file_writer' (non-negative integer expected, got out of range)")
+  end)
+end)
+
 describe("close", function()
   it("flushes, is idempotent, and later use raises", function()
     local dir = fs.tmpdir("close")

@@ -1,7 +1,8 @@
 /*
 ** lwriter.c: summary writers and the per-thread default writer and step, in Lua.
 **
-**   w = tbtrace.create_file_writer(logdir [, {max_queue=, flush_millis=, filename_suffix=}])
+**   w = tbtrace.create_file_writer(logdir [, {max_queue=, flush_millis=, filename_suffix=,
+**                                              max_queue_bytes=}])
 **   w = tbtrace.create_noop_writer()
 **   w:set_as_default([step]); w:as_default([step,] fn, ...); local _ <close> = w:as_default([step])
 **   w:flush(); w:close(); w:logdir(); w:path(); w:closed()
@@ -58,6 +59,7 @@ static int l_create_file_writer(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     opts.max_queue = opt_int_field(L, 2, "max_queue", -1);
     opts.flush_millis = opt_int_field(L, 2, "flush_millis", -1);
+    opts.max_queue_bytes = (size_t)opt_int_field(L, 2, "max_queue_bytes", 0);
     if (lua_getfield(L, 2, "filename_suffix") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "bad option 'filename_suffix' to 'create_file_writer' (string expected, got %s)",
@@ -234,7 +236,7 @@ static int l_closed(lua_State *L) {
 static int l_stats(lua_State *L) {
   tbt_writer_stats st;
   tbt_writer_get_stats(tbt_lua_checkwriter(L, 1), &st);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 6);
   lua_pushinteger(L, (lua_Integer)st.events_written);
   lua_setfield(L, -2, "events_written");
   lua_pushinteger(L, (lua_Integer)st.events_pending);
@@ -243,6 +245,10 @@ static int l_stats(lua_State *L) {
   lua_setfield(L, -2, "flushes");
   lua_pushinteger(L, (lua_Integer)st.timer_flushes);
   lua_setfield(L, -2, "timer_flushes");
+  lua_pushinteger(L, (lua_Integer)st.events_dropped);
+  lua_setfield(L, -2, "events_dropped");
+  lua_pushinteger(L, (lua_Integer)st.files_reopened);
+  lua_setfield(L, -2, "files_reopened");
   return 1;
 }
 

@@ -10,7 +10,9 @@
 #include "fs.h"
 #include "tbtrace.h"
 
+#include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 /* ------------------------------------------------------------- fault injection */
@@ -56,9 +58,9 @@ static void clear_faults(void) {
   g_fsync_errno = 0;
 }
 
-/* Checks that the file holds the first record and then scalars with steps 0..n-1 in order,
-** allowing a cut-off record at the end only when tail_ok. */
-static void check_steps(const char *path, long n, int tail_ok) {
+/* Checks that the file holds the first record and then scalars with steps first..first+n-1 in
+** order, allowing a cut-off record at the end only when tail_ok. */
+static void check_step_range(const char *path, long first, long n, int tail_ok) {
   size_t len = 0;
   uint8_t *buf = tu_read_file(path, &len);
   CHECK(buf != NULL);
@@ -72,7 +74,10 @@ static void check_steps(const char *path, long n, int tail_ok) {
     Tensorflow__Event *e = tensorflow__event__unpack(NULL, m, buf + off + 12);
     CHECK(e != NULL);
     CHECK_EQ_U64((uint32_t)tu_le(buf + off + 12 + m, 4), tu_mask(tu_crc32c(buf + off + 12, m)));
-    if (e && records > 0 && e->step != records - 1) in_order = 0;
+    if (e && records == 0 && (e->what_case != TENSORFLOW__EVENT__WHAT_FILE_VERSION ||
+                              strcmp(e->file_version, "brain.Event:2") != 0))
+      in_order = 0;
+    if (e && records > 0 && e->step != first + records - 1) in_order = 0;
     if (e) tensorflow__event__free_unpacked(e, NULL);
     records++;
     off += 16 + m;
@@ -81,6 +86,10 @@ static void check_steps(const char *path, long n, int tail_ok) {
   CHECK_EQ_INT(records, n + 1);
   if (!tail_ok) CHECK_EQ_INT(off, len);
   free(buf);
+}
+
+static void check_steps(const char *path, long n, int tail_ok) {
+  check_step_range(path, 0, n, tail_ok);
 }
 
 static tbt_writer *open_writer(const char *tag, int max_queue) {
@@ -219,8 +228,162 @@ static void test_sigkill(void) {
   }
 }
 
+/* How many event files dir holds. */
+static int count_event_files(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    if (strncmp(e->d_name, "events.out.tfevents.", 20) == 0) n++;
+  closedir(d);
+  return n;
+}
+
+static void rm_rf(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  char p[4400];
+  for (struct dirent *e; (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    CHECK_EQ_INT(unlink(p), 0);
+  }
+  closedir(d);
+  CHECK_EQ_INT(rmdir(dir), 0);
+}
+
+/* The logdir removed under an open writer: the next flush makes it again with a new file that
+** starts with its own first record and holds every event written since. */
+static void test_logdir_deleted(void) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s", tu_tmpdir("deleted"));
+  tbt_writer_options o;
+  tbt_writer_options_init(&o);
+  o.max_queue = 100;
+  tbt_writer *w;
+  CHECK_EQ_INT(tbt_writer_open(&w, dir, &o), 0);
+  tbt_set_default_writer(w);
+  for (int i = 0; i < 5; i++) CHECK_EQ_INT(tbt_scalar("x", i, TBT_STEP(i), NULL), 1);
+  CHECK_EQ_INT(tbt_writer_flush(w), 0);
+  char old[4400];
+  snprintf(old, sizeof old, "%s", tbt_writer_path(w));
+  const char *old_ptr = tbt_writer_path(w);
+  rm_rf(dir);
+  for (int i = 5; i < 12; i++) CHECK_EQ_INT(tbt_scalar("x", i, TBT_STEP(i), NULL), 1);
+  CHECK_EQ_INT(tbt_writer_flush(w), 0);
+  tbt_writer_stats st;
+  tbt_writer_get_stats(w, &st);
+  CHECK_EQ_INT(st.files_reopened, 1);
+  CHECK_EQ_INT(st.events_pending, 0);
+  CHECK(strcmp(tbt_writer_path(w), old) != 0);
+  CHECK(strcmp(old_ptr, old) == 0);                  /* an earlier path stays readable */
+  CHECK_EQ_INT(count_event_files(dir), 1);
+  check_step_range(tbt_writer_path(w), 5, 7, 0);
+  /* Nothing more happens while the new file stays. */
+  CHECK_EQ_INT(tbt_scalar("x", 12, TBT_STEP(12), NULL), 1);
+  CHECK_EQ_INT(tbt_writer_close(w), 0);
+  tbt_writer_get_stats(w, &st);
+  CHECK_EQ_INT(st.files_reopened, 1);
+  check_step_range(tbt_writer_path(w), 5, 8, 0);
+  close_writer(w);
+}
+
+/* The logdir moved away and a fresh one put in its place: the old file keeps what was flushed to
+** it, the new logdir gets a new file with the rest. */
+static void test_logdir_replaced(void) {
+  char dir[4200], moved[4300];
+  snprintf(dir, sizeof dir, "%s", tu_tmpdir("replaced"));
+  snprintf(moved, sizeof moved, "%s.old", dir);
+  tbt_writer_options o;
+  tbt_writer_options_init(&o);
+  o.max_queue = 100;
+  tbt_writer *w;
+  CHECK_EQ_INT(tbt_writer_open(&w, dir, &o), 0);
+  tbt_set_default_writer(w);
+  for (int i = 0; i < 4; i++) tbt_scalar("x", i, TBT_STEP(i), NULL);
+  CHECK_EQ_INT(tbt_writer_flush(w), 0);
+  const char *name = strrchr(tbt_writer_path(w), '/');
+  char moved_file[4400];
+  snprintf(moved_file, sizeof moved_file, "%s%s", moved, name);
+  CHECK_EQ_INT(rename(dir, moved), 0);
+  CHECK_EQ_INT(mkdir(dir, 0777), 0);
+  for (int i = 4; i < 10; i++) tbt_scalar("x", i, TBT_STEP(i), NULL);
+  CHECK_EQ_INT(tbt_writer_close(w), 0);
+  check_step_range(moved_file, 0, 4, 0);
+  CHECK_EQ_INT(count_event_files(dir), 1);
+  check_step_range(tbt_writer_path(w), 4, 6, 0);
+  close_writer(w);
+  rm_rf(moved);
+}
+
+/* A record cut short by a full disk, then the file deleted: the new file gets that record whole,
+** never its tail. */
+static void test_deleted_after_short_write(void) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s", tu_tmpdir("cutdeleted"));
+  tbt_writer_options o;
+  tbt_writer_options_init(&o);
+  o.max_queue = 0;
+  tbt_writer *w;
+  CHECK_EQ_INT(tbt_writer_open(&w, dir, &o), 0);
+  tbt_set_default_writer(w);
+  tbt_io_set_hooks(&faulty);
+  for (int i = 0; i < 3; i++) CHECK_EQ_INT(tbt_scalar("x", i, TBT_STEP(i), NULL), 1);
+  g_budget = 20;
+  CHECK_EQ_INT(tbt_scalar("x", 3, TBT_STEP(3), NULL), -ENOSPC);
+  check_steps(tbt_writer_path(w), 3, 1);             /* step 3 is only partly there */
+  clear_faults();
+  rm_rf(dir);
+  CHECK_EQ_INT(tbt_writer_flush(w), 0);
+  check_step_range(tbt_writer_path(w), 3, 1, 0);
+  tbt_io_set_hooks(NULL);
+  close_writer(w);
+}
+
+/* A disk that stays full: the queue stops growing at max_queue_bytes, later events are refused
+** with the disk's error and counted, and what was queued is written once there is room. */
+static void test_queue_cap(void) {
+  tbt_writer_options o;
+  tbt_writer_options_init(&o);
+  o.max_queue = 0;
+  o.flush_millis = 600000;
+  o.max_queue_bytes = 1000;
+  tbt_writer *w;
+  CHECK_EQ_INT(tbt_writer_open(&w, tu_tmpdir("cap"), &o), 0);
+  tbt_set_default_writer(w);
+  tbt_io_set_hooks(&faulty);
+  g_budget = 0;
+  long queued = 0, refused = 0;
+  for (int i = 0; i < 100; i++) {
+    int rc = tbt_scalar("x", i, TBT_STEP(queued), NULL);
+    CHECK_EQ_INT(rc, -ENOSPC);
+    tbt_writer_stats st;
+    tbt_writer_get_stats(w, &st);
+    if ((long)st.events_pending > queued) queued++;
+    else refused++;
+  }
+  tbt_writer_stats st;
+  tbt_writer_get_stats(w, &st);
+  CHECK(queued > 5 && queued < 30);                 /* about 1000 bytes of ~50-byte records */
+  CHECK_EQ_INT(st.events_dropped, refused);
+  CHECK_EQ_INT(st.events_pending, queued);
+  clear_faults();
+  CHECK_EQ_INT(tbt_writer_flush(w), 0);
+  check_steps(tbt_writer_path(w), queued, 0);
+  /* With room again, writes are taken as before. */
+  CHECK_EQ_INT(tbt_scalar("x", 0, TBT_STEP(queued), NULL), 1);
+  tbt_io_set_hooks(NULL);
+  CHECK_EQ_INT(tbt_writer_close(w), 0);
+  check_steps(tbt_writer_path(w), queued + 1, 0);
+  close_writer(w);
+}
+
 int main(void) {
   test_disk_full();
+  test_logdir_deleted();
+  test_logdir_replaced();
+  test_deleted_after_short_write();
+  test_queue_cap();
   test_short_writes_and_eintr();
   test_fsync_failure();
   test_open_failure();

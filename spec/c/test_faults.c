@@ -176,6 +176,50 @@ static void test_open_failure(void) {
   tbt_io_set_hooks(NULL);
 }
 
+/* Permission denied, for real: root ignores permissions, so as root the check runs in a child
+** that has given up its privileges. */
+static int permission_checks(const char *base) {
+  char ro[4300], sub[4400];
+  snprintf(ro, sizeof ro, "%s/ro", base);
+  snprintf(sub, sizeof sub, "%s/ro/logs", base);
+  tbt_writer *w = (tbt_writer *)1;
+  int bad = 0;
+  /* Neither a logdir under an unwritable directory nor an event file in an unwritable logdir. */
+  if (tbt_writer_open(&w, sub, NULL) != -EACCES || w != NULL) bad |= 1;
+  if (tbt_writer_open(&w, ro, NULL) != -EACCES || w != NULL) bad |= 2;
+  if (strstr(tbt_strerror(-EACCES), "ermission") == NULL) bad |= 4;
+  if (tu_event_file(ro) != NULL) bad |= 8;
+  /* And the same user can write beside them, so the denials above are the permissions'. */
+  char ok[4400];
+  snprintf(ok, sizeof ok, "%s/ok", base);
+  if (tbt_writer_open(&w, ok, NULL) != 0) return bad | 16;
+  tbt_writer_free(w);
+  return bad;
+}
+
+static void test_permission_denied(void) {
+  char base[4200];
+  snprintf(base, sizeof base, "%s", tu_tmpdir("perm"));
+  CHECK_EQ_INT(mkdir(base, 0777), 0);
+  CHECK_EQ_INT(chmod(base, 0777), 0);
+  char ro[4300];
+  snprintf(ro, sizeof ro, "%s/ro", base);
+  CHECK_EQ_INT(mkdir(ro, 0555), 0);
+  if (geteuid() != 0) {
+    CHECK_EQ_INT(permission_checks(base), 0);
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(100);
+    _exit(permission_checks(base));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK_EQ_INT(WEXITSTATUS(status), 0);
+}
+
 /* A child writes scalars with max_queue 10, telling the parent after each flush how many events
 ** reached the file, and is killed mid-run. Everything it reported must be there, in order. */
 static void test_sigkill(void) {
@@ -387,6 +431,7 @@ int main(void) {
   test_short_writes_and_eintr();
   test_fsync_failure();
   test_open_failure();
+  test_permission_denied();
   test_sigkill();
   return CHECK_DONE();
 }

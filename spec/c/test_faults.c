@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 /* ------------------------------------------------------------- fault injection */
@@ -174,6 +175,35 @@ static void test_open_failure(void) {
   CHECK(tu_event_file(dir) == NULL);
   clear_faults();
   tbt_io_set_hooks(NULL);
+}
+
+/* Real signals, not hooks: a timer interrupts the process every 50 us, with handlers installed
+** without SA_RESTART so system calls see EINTR, while events are written and flushed. */
+static volatile sig_atomic_t g_ticks;
+static void on_tick(int sig) {
+  (void)sig;
+  g_ticks++;
+}
+
+static void test_signals(void) {
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_tick;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  CHECK_EQ_INT(sigaction(SIGALRM, &sa, &old), 0);
+  struct itimerval it = {{0, 50}, {0, 50}}, off = {{0, 0}, {0, 0}};
+  tbt_writer *w = open_writer("signals", 0);
+  CHECK_EQ_INT(setitimer(ITIMER_REAL, &it, NULL), 0);
+  long n = 20000;
+  for (long i = 0; i < n; i++) CHECK_EQ_INT(tbt_scalar("x", (double)i, TBT_STEP(i), NULL), 1);
+  CHECK_EQ_INT(tbt_writer_flush(w), 0);
+  setitimer(ITIMER_REAL, &off, NULL);
+  sigaction(SIGALRM, &old, NULL);
+  CHECK(g_ticks > 0);
+  CHECK_EQ_INT(tbt_writer_close(w), 0);
+  check_steps(tbt_writer_path(w), n, 0);
+  close_writer(w);
 }
 
 /* Permission denied, for real: root ignores permissions, so as root the check runs in a child
@@ -432,6 +462,7 @@ int main(void) {
   test_fsync_failure();
   test_open_failure();
   test_permission_denied();
+  test_signals();
   test_sigkill();
   return CHECK_DONE();
 }

@@ -89,7 +89,7 @@ void tbt_writer_options_init(tbt_writer_options *opts);
 ** intact; events already flushed to the lost file went with it. */
 int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_options *opts);
 
-/* A writer that accepts nothing. As default writer it is transparent: tbt_writer_set_default()
+/* A writer that accepts nothing. As default writer it is transparent: tbt_set_default_writer()
 ** with a no-op writer leaves the current default in place, as tf.summary.create_noop_writer does. */
 int tbt_writer_open_noop(tbt_writer **out);
 

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 
 /* ------------------------------------------------------------- fault injection */
@@ -452,6 +453,52 @@ static void test_queue_cap(void) {
   close_writer(w);
 }
 
+/* The time bound: a child with a large max_queue writes a burst and goes idle; its idle timer
+** must hand the burst to the kernel within flush_millis, so a SIGKILL well after that loses
+** nothing. */
+static void test_sigkill_after_idle(void) {
+  const char *dir = tu_tmpdir("killidle");
+  char logdir[4200];
+  snprintf(logdir, sizeof logdir, "%s", dir);
+  int fds[2];
+  if (pipe(fds) != 0) abort();
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    tbt_writer_options o;
+    tbt_writer_options_init(&o);
+    o.max_queue = 100000;
+    o.flush_millis = 20;
+    tbt_writer *w;
+    if (tbt_writer_open(&w, logdir, &o) != 0) _exit(2);
+    tbt_set_default_writer(w);
+    for (long i = 0; i < 50; i++) tbt_scalar("x", (double)i, TBT_STEP(i), NULL);
+    char done = 1;
+    if (write(fds[1], &done, 1) != 1) _exit(3);
+    for (;;) pause();
+  }
+  close(fds[1]);
+  char c;
+  CHECK_EQ_INT(read(fds[0], &c, 1), 1);
+  close(fds[0]);
+  /* Wait for the timer's flush (20 ms) with a wide margin, polling the file. */
+  const char *path = NULL;
+  long events = -1;
+  for (int tries = 0; tries < 200 && events < 50; tries++) {
+    struct timespec ts = {0, 10 * 1000000};
+    nanosleep(&ts, NULL);
+    path = tu_event_file(logdir);
+    events = path ? tu_count_records(path) - 1 : -1;
+  }
+  kill(pid, SIGKILL);
+  int status;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  CHECK(path != NULL);
+  if (!path) return;
+  check_steps(path, 50, 0);
+}
+
 int main(void) {
   test_disk_full();
   test_logdir_deleted();
@@ -464,5 +511,6 @@ int main(void) {
   test_permission_denied();
   test_signals();
   test_sigkill();
+  test_sigkill_after_idle();
   return CHECK_DONE();
 }

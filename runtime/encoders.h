@@ -144,7 +144,8 @@ void tbt_profile_host(char *buf, size_t size);
 ** this call created is removed and a negative code (-errno) is returned; *out is then empty. */
 int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tbt_profile_paths *out);
 
-/* Removes what a successful tbt_profile_write created (files, then the run directory). */
+/* Removes what a successful tbt_profile_write created: files, then the run directory, then the
+** marker when no other run still needs it. */
 void tbt_profile_remove(const tbt_profile_paths *p);
 void tbt_profile_paths_free(tbt_profile_paths *p);
 

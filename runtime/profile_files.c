@@ -11,7 +11,8 @@
 ** Every file is written to "<final>.tmp.<pid>", fsynced and renamed, so a reader sees either no
 ** file or all of it. The marker event file is what TensorFlow's profiler writes to make outdir a
 ** TensorBoard run (the plugin looks for profiles below runs); it holds the first record of an
-** event file only.
+** event file only. Other processes' profiles in outdir rely on the marker too, so removing a run
+** (a failed export undoing itself) removes the marker only when no run is left beside it.
 */
 #define _GNU_SOURCE
 #include "encoders.h"
@@ -150,11 +151,34 @@ void tbt_profile_paths_free(tbt_profile_paths *p) {
   memset(p, 0, sizeof *p);
 }
 
+/* 1 when dir can be read and holds no entry. */
+static int dir_is_empty(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int empty = 1;
+  struct dirent *e;
+  while (empty && (e = readdir(d))) empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+  closedir(d);
+  return empty;
+}
+
+/* Whether the marker can go with p's run: another process may have exported into the same
+** outdir after the marker was written, found it there and written none of its own. */
+static int marker_unneeded(const tbt_profile_paths *p) {
+  if (!p->run_dir) return 1;
+  const char *slash = strrchr(p->run_dir, '/');
+  if (!slash) return 1;
+  char *root = path_fmt("%.*s", (int)(slash - p->run_dir), p->run_dir);
+  int unneeded = root && dir_is_empty(root);
+  tbt_free(root);
+  return unneeded;
+}
+
 void tbt_profile_remove(const tbt_profile_paths *p) {
-  if (p->marker_path) unlink(p->marker_path);
   if (p->xplane_path) unlink(p->xplane_path);
   if (p->chrome_path) unlink(p->chrome_path);
   if (p->run_dir) rmdir(p->run_dir);
+  if (p->marker_path && marker_unneeded(p)) unlink(p->marker_path);
 }
 
 int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tbt_profile_paths *out) {

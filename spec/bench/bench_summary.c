@@ -119,6 +119,7 @@ int main(int argc, char **argv) {
   double enc = bench_encode_only(n);
   double q10 = bench_scalars(dir, 10, n, &bytes);
   long rss1 = rss_kb();
+  double q100 = bench_scalars(dir, 100, n, &bytes);
   double q1000 = bench_scalars(dir, 1000, n, &bytes);
   double q10b = bench_scalars(dir, 10, n, &bytes);
   long rss2 = rss_kb();
@@ -127,8 +128,14 @@ int main(int argc, char **argv) {
   printf("C scalar summaries, %ld events, %.1f MB (crc32c: %s)\n", n, bytes / 1e6, tbt_crc32c_impl());
   printf("  baseline protobuf-c pack+frame %9.2f M events/s\n", n / enc / 1e6);
   printf("  baseline raw write of bytes   %10.2f M events/s equivalent\n", n / io / 1e6);
-  printf("  tbt_scalar max_queue=10       %10.2f M events/s  (%.2fx pack baseline)\n", n / q10 / 1e6, enc / q10);
-  printf("  tbt_scalar max_queue=1000     %10.2f M events/s  (%.2fx pack baseline)\n", n / q1000 / 1e6, enc / q1000);
+  /* max_queue=10 (the default) makes one write() per 11 events: the system call, not the
+  ** encoding, bounds it. */
+  printf("  tbt_scalar max_queue=10       %10.2f M events/s  (%.2fx pack baseline)  target >= 5: %s\n",
+         n / q10 / 1e6, enc / q10, n / q10 >= 5e6 ? "ok" : "MISSED");
+  printf("  tbt_scalar max_queue=100      %10.2f M events/s  (%.2fx pack baseline)  target >= 5: %s\n",
+         n / q100 / 1e6, enc / q100, n / q100 >= 5e6 ? "ok" : "MISSED");
+  printf("  tbt_scalar max_queue=1000     %10.2f M events/s  (%.2fx pack baseline)  target >= 5: %s\n",
+         n / q1000 / 1e6, enc / q1000, n / q1000 >= 5e6 ? "ok" : "MISSED");
   printf("  peak RSS: start %ld KiB, after first run %ld KiB, after three runs %ld KiB\n", rss0, rss1, rss2);
   (void)q10b;
   return 0;

@@ -322,6 +322,19 @@ static const char *cached_name(names_cache *c, const tbt_trace_model *m, uint32_
   return (const char *)c->arena.data + c->off[idx];
 }
 
+/* An event's quoted name and category (NULL for none). Both entries are made before either
+** pointer is taken, since making one can move the arena under the other. */
+static int name_and_cat(names_cache *c, const tbt_trace_model *m, uint32_t name_idx,
+                        uint32_t cat_idx, const char **name, size_t *nl, const char **cat,
+                        size_t *cl) {
+  *cat = NULL;
+  *cl = 0;
+  if (cat_idx && !cached_name(c, m, cat_idx, cl)) return TBT_ENOMEM;
+  if (!(*name = cached_name(c, m, name_idx, nl))) return TBT_ENOMEM;
+  if (cat_idx) *cat = cached_name(c, m, cat_idx, cl);   /* made above: no allocation */
+  return 0;
+}
+
 /* A quoted escaped string of arbitrary text. */
 static int jw_quoted(jw *w, const char *s) {
   size_t n = strlen(s);
@@ -398,9 +411,8 @@ static int write_thread(jw *w, const tbt_trace_model *m, const tbt_model_thread 
     const char *name, *cat = NULL;
     if (a < th->nspans && ta <= tb && ta <= tc) {
       const tbt_model_span *s = &th->spans[a++];
-      name = cached_name(nc, m, s->name, &nl);
-      if (s->category && name) cat = cached_name(nc, m, s->category, &cl);
-      if (!name || (s->category && !cat)) return w->rc = TBT_ENOMEM;
+      if (name_and_cat(nc, m, s->name, s->category, &name, &nl, &cat, &cl))
+        return w->rc = TBT_ENOMEM;
       if (cl == 2) cat = NULL;
       int unf = (s->flags & TBT_SPAN_UNFINISHED) != 0;
       char *p = jw_room(w, px->nx + nl + cl + 128);
@@ -419,9 +431,8 @@ static int write_thread(jw *w, const tbt_trace_model *m, const tbt_model_thread 
       w->len += (size_t)(q - p);
     } else if (b < th->ninstants && tb <= tc) {
       const tbt_model_instant *in = &th->instants[b++];
-      name = cached_name(nc, m, in->name, &nl);
-      if (in->category && name) cat = cached_name(nc, m, in->category, &cl);
-      if (!name || (in->category && !cat)) return w->rc = TBT_ENOMEM;
+      if (name_and_cat(nc, m, in->name, in->category, &name, &nl, &cat, &cl))
+        return w->rc = TBT_ENOMEM;
       if (cl == 2) cat = NULL;
       char *p = jw_room(w, px->ni + nl + cl + 64);
       if (!p) return w->rc;

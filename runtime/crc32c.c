@@ -97,6 +97,7 @@ static void choose(void) {
 }
 
 uint32_t tbt_crc32c(uint32_t crc, const void *data, size_t len) {
+  if (!data) return crc;   /* no bytes to add (and never a NULL dereference) */
   pthread_once(&chosen_once, choose);
   return chosen(crc, data, len);
 }

@@ -42,6 +42,7 @@ int tbt_export_resolve(const tbt_export_facts *facts, tbt_export_decision *out) 
   if (!fn) return 0;
   char err[1024] = "";
   int rc = fn(ud, facts, out, err, sizeof err);
+  err[sizeof err - 1] = '\0';   /* a resolver may fill errbuf to the end */
   if (rc) {
     tbt_export_decision_free(out);
     tbt_export_set_error(err[0] ? err : tbt_strerror(rc));

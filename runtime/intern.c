@@ -104,7 +104,8 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static tbt_strtab g_names;   /* id = index; index 0 is a hidden placeholder, so ids are > 0 */
 
 uint32_t tbt_intern_len(const char *name, size_t len) {
-  if (!name) return 0;
+  /* No name is 4 GiB long: such a length is a caller's bug, refused before anything reads it. */
+  if (!name || len >= UINT32_MAX) return 0;
   uint32_t id = 0;
   pthread_mutex_lock(&g_lock);
   if (g_names.n == 0 && tbt_strtab_push_hidden(&g_names, "", 0) == TBT_STRTAB_NONE) goto done;

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Larger records are treated as corrupt rather than allocated: no event comes near this. */
 #define MAX_RECORD (1u << 30)
@@ -36,8 +37,12 @@ int tbt_reader_open(tbt_reader **out, const char *path) {
   tbt_reader *r = tbt_calloc(1, sizeof *r);
   if (!r) return TBT_ENOMEM;
   r->f = fopen(path, "rbe");
-  if (!r->f) {
-    int rc = -errno;
+  int rc = r->f ? 0 : -errno;
+  struct stat st;
+  /* A directory opens, and would only fail at the first read: refuse it here. */
+  if (!rc && fstat(fileno(r->f), &st) == 0 && S_ISDIR(st.st_mode)) rc = -EISDIR;
+  if (rc) {
+    if (r->f) fclose(r->f);
     tbt_free(r);
     return rc;
   }
@@ -108,6 +113,15 @@ int tbt_reader_next(tbt_reader *r, const uint8_t **data, size_t *len, uint64_t *
 
   size_t need = (size_t)n + TBT_RECORD_FOOTER;
   if (need > r->cap) {
+    /* Allocate only for bytes the file has: a short file claiming a huge record is truncated,
+    ** and must not cost (or fail) an allocation of the size it claims. */
+    struct stat st;
+    if (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) &&
+        (uint64_t)st.st_size < start + TBT_RECORD_HEADER + need) {
+      uint64_t have = (uint64_t)st.st_size > start ? (uint64_t)st.st_size - start : 0;
+      return fail(r, TBT_ETRUNCATED, "truncated record at offset %" PRIu64 ": need %zu bytes, %" PRIu64 " left",
+                  start, need + TBT_RECORD_HEADER, have);
+    }
     uint8_t *b = tbt_realloc(r->buf, need);
     if (!b) return fail(r, TBT_ENOMEM, "out of memory for a record of %" PRIu64 " bytes", n);
     r->buf = b;

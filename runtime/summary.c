@@ -169,14 +169,22 @@ int tbt_summary_emit(const char *tag, const Tensorflow__TensorProto *tensor, con
   return tbt_summary_emit_prepared(tag, tensor, plugin_name, content, content_len, description, step.step);
 }
 
-/* Metadata bytes from a caller are checked by parsing them (as TF does) and written as given. */
+static int utf8_or_null(const char *s) {
+  return !s || tbt_utf8_valid(s, strlen(s));
+}
+
+/* Metadata bytes from a caller are checked by parsing them (as TF does) and written as given.
+** protobuf-c does not check that string fields are UTF-8, but TensorBoard's parser does and
+** would drop the whole event, so that is checked here. */
 static int check_metadata(const void *metadata, size_t metadata_len) {
   if (!metadata_len) return 0;
   Tensorflow__SummaryMetadata *md =
       tensorflow__summary_metadata__unpack(&tbt_pb_allocator, metadata_len, metadata);
   if (!md) return TBT_EINVAL;
+  int ok = utf8_or_null(md->display_name) && utf8_or_null(md->summary_description) &&
+           (!md->plugin_data || utf8_or_null(md->plugin_data->plugin_name));
   tensorflow__summary_metadata__free_unpacked(md, &tbt_pb_allocator);
-  return 0;
+  return ok ? 0 : TBT_EINVAL;
 }
 
 int tbt_summary_emit_raw(const char *tag, const Tensorflow__TensorProto *tensor,
@@ -351,8 +359,10 @@ int tbt_histogram_buckets(const double *values, size_t n, int k, double *out) {
   if (!isfinite(range)) return TBT_ERANGE;  /* e.g. -DBL_MAX and DBL_MAX */
   double width = range / k;
   for (size_t i = 0; i < n; i++) {
+    /* A range of a few subnormals can make width 0: then (v - lo) / width is NaN for v == lo
+    ** (first bucket) and inf above it (last bucket). TF would drop the NaN index's count. */
     double idx = floor((values[i] - lo) / width);
-    int b = idx >= k - 1 ? k - 1 : (int)idx;
+    int b = idx >= k - 1 ? k - 1 : idx > 0 ? (int)idx : 0;
     out[b * 3 + 2] += 1;
   }
   /* Edges as tf.linspace(lo, hi, k + 1) computes them, the last one exactly hi. */

@@ -84,7 +84,8 @@ int tbt_should_record_summaries(void) {
   if (!t_writer) return 0;
   switch (t_cond.mode) {
     case TBT_RECORD_NEVER: return 0;
-    case TBT_RECORD_CALLBACK: return t_cond.fn(t_cond.ud) != 0;
+    /* A callback condition without a function (a hand-made one) records, as tbt_record_if_fn(NULL) does. */
+    case TBT_RECORD_CALLBACK: return t_cond.fn ? t_cond.fn(t_cond.ud) != 0 : 1;
     default: return 1;
   }
 }

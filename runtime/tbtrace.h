@@ -55,7 +55,8 @@ void tbt_set_allocator(tbt_realloc_fn realloc_fn, void *ud);
 
 /* --------------------------------------------------------------- CRC32C */
 
-/* CRC-32C (Castagnoli) of data, continuing from crc (start with 0). Uses SSE4.2 when the CPU has it. */
+/* CRC-32C (Castagnoli) of data, continuing from crc (start with 0). Uses SSE4.2 when the CPU has it.
+** NULL data adds nothing: the result is crc. */
 uint32_t tbt_crc32c(uint32_t crc, const void *data, size_t len);
 /* The TFRecord mask: ((c >> 15) | (c << 17)) + 0xa282ead8, and its inverse. */
 uint32_t tbt_crc32c_mask(uint32_t crc);
@@ -145,7 +146,8 @@ void tbt_unset_step(void);
 
 /* The recording condition: TBT_RECORD_ALWAYS (the default), TBT_RECORD_NEVER, or a callback
 ** evaluated each time a summary asks. tbt_record_if returns the previous condition so a caller
-** can restore it (tbt_record_restore). */
+** can restore it (tbt_record_restore). A condition with an unknown mode, or TBT_RECORD_CALLBACK
+** without a function, records. */
 typedef int (*tbt_record_fn)(void *ud);
 typedef struct tbt_record_cond {
   int mode;                  /* TBT_RECORD_ALWAYS, TBT_RECORD_NEVER or TBT_RECORD_CALLBACK */
@@ -233,6 +235,7 @@ void tbt_free(void *p);
 /* Reads TFRecord files (event files), verifying both checksums of every record. */
 typedef struct tbt_reader tbt_reader;
 
+/* Opens path for reading (a directory is -EISDIR). */
 int tbt_reader_open(tbt_reader **out, const char *path);
 /* Next record's data in *data (valid until the next call) and its byte offset in the file.
 ** Returns 0, TBT_EOF at a clean end, TBT_ETRUNCATED for a partial record at the end, or

@@ -47,14 +47,15 @@ typedef struct tbt_export_decision {
   int64_t step;
   char *logdir;                 /* used only when there is no default writer: one is created there */
   char *profiler_outdir;
-  char *run_name;               /* one path component */
+  char *run_name;               /* one path component ('/', "." and ".." fail with TBT_EPOLICY) */
   int max_queue;                /* settings for a writer the policy creates; -1 = default */
   int flush_millis;
   char *filename_suffix;
 } tbt_export_decision;
 
-/* Fills in the resolver's decision. Returns 0, or a negative code with a message in errbuf;
-** the export then fails with TBT_EPOLICY and tbt_export_error() returns that message. */
+/* Fills in the resolver's decision. Returns 0, or a nonzero code with a message in errbuf (errlen
+** bytes; a message that fills it is cut); the export then fails with TBT_EPOLICY and
+** tbt_export_error() returns that message. */
 typedef int (*tbt_export_resolver)(void *ud, const tbt_export_facts *facts,
                                    tbt_export_decision *out, char *errbuf, size_t errlen);
 

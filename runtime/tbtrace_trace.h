@@ -68,7 +68,9 @@ const tbt_export_result *tbt_last_export(void);
 
 /* Interns a name (a span, instant or counter name, or a category) and returns its id (> 0), or 0
 ** when out of memory. Ids are stable for the process lifetime; interning the same string twice
-** gives the same id. Thread-safe; takes a lock, so hot code interns once and keeps the id. */
+** gives the same id. Thread-safe; takes a lock, so hot code interns once and keeps the id.
+** tbt_intern_len takes len bytes, NULs included (a name with a NUL is cut there when exported);
+** NULL or a len of 4 GiB or more gives 0. */
 uint32_t tbt_intern(const char *name);
 uint32_t tbt_intern_len(const char *name, size_t len);
 

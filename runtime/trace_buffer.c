@@ -633,6 +633,10 @@ static uint32_t name_str(drain *d, const char *s, size_t len) {
 static uint32_t name_id(drain *d, uint32_t id) {
   if (id == 0) return 0;
   if (id < d->nidmap && d->idmap[id]) return d->idmap[id] - 1;
+  const char *s = tbt_intern_get(id);
+  /* An id tbt_intern never gave out (the recorders take any uint32_t) is the empty name, and
+  ** must not size the map: 0x0FFFFFFF would cost a GiB. */
+  if (!s) return 0;
   if (id >= d->nidmap) {
     size_t n = d->nidmap ? d->nidmap : 64;
     while (n <= id) n *= 2;
@@ -642,8 +646,6 @@ static uint32_t name_id(drain *d, uint32_t id) {
     d->idmap = m;
     d->nidmap = n;
   }
-  const char *s = tbt_intern_get(id);
-  if (!s) s = "";
   uint32_t i = name_str(d, s, strlen(s));
   if (i != TBT_STRTAB_NONE) d->idmap[id] = i + 1;
   return i;

@@ -57,7 +57,7 @@ static int record_condition(void) {
   tbt_record_restore(c);
   switch (c.mode) {
     case TBT_RECORD_NEVER: return 0;
-    case TBT_RECORD_CALLBACK: return c.fn(c.ud) != 0;
+    case TBT_RECORD_CALLBACK: return c.fn ? c.fn(c.ud) != 0 : 1;
     default: return 1;
   }
 }
@@ -68,6 +68,11 @@ static int fail(int rc, const char *what) {
   else snprintf(msg, sizeof msg, "%s", tbt_strerror(rc));
   tbt_export_set_error(msg);
   return rc;
+}
+
+/* NULL (no decision), or one path component: a directory name below plugins/profile. */
+static int is_file_name(const char *s) {
+  return !s || (!strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0);
 }
 
 static uint64_t count_spans(const tbt_trace_model *m) {
@@ -107,6 +112,14 @@ static int export_locked(const char *name, tbt_step step, const char *profiler_o
   tbt_export_decision d;
   int rc = tbt_export_resolve(&facts, &d);
   if (rc) return rc;   /* the message is set */
+  if (!is_file_name(d.run_name)) {
+    /* Lua policies check this themselves; a C resolver could name a directory anywhere. */
+    char msg[1200];
+    snprintf(msg, sizeof msg, "export policy: run_name '%.1000s' is not a single file name", d.run_name);
+    tbt_export_set_error(msg);
+    tbt_export_decision_free(&d);
+    return TBT_EPOLICY;
+  }
 
   tbt_trace_model model;
   memset(&model, 0, sizeof model);

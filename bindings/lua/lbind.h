@@ -22,13 +22,14 @@ int tbt_lua_fail(lua_State *L, int code);
 int tbt_lua_summary_result(lua_State *L, int rc, const char *fname);
 
 /* Reads an optional step argument: nil/none -> default step; an integer (or an integral float) ->
-** explicit; anything else raises. */
+** explicit; anything else (strings too) raises. */
 tbt_step tbt_lua_optstep(lua_State *L, int arg);
 
-/* An optional string argument (nil/none -> NULL). */
-const char *tbt_lua_optstring(lua_State *L, int arg);
+/* A string argument that goes to C as a C string (a path, a name): raises "<what> contains a NUL
+** byte" rather than let C see only the part before it. */
+const char *tbt_lua_checkcstring(lua_State *L, int arg, const char *what);
 
-/* The writer userdata at arg (raises when arg is not one). */
+/* The writer userdata at arg (raises when arg is not one, or was collected). */
 tbt_writer *tbt_lua_checkwriter(lua_State *L, int arg);
 
 /* Registration of each part into the module table at the top of the stack. */

@@ -57,7 +57,7 @@ static int export_error(lua_State *L, int rc) {
     case TBT_ENOOUTDIR:
       return luaL_error(L, "Must set profiler_outdir or enable summary writer with logdir.");
     case TBT_EPOLICY: return luaL_error(L, "%s", tbt_export_error());
-    case TBT_EINVAL: return luaL_error(L, "trace_export: %s", tbt_export_error());
+    case TBT_EINVAL: return luaL_error(L, "%s", tbt_export_error());   /* it names trace_export */
     case TBT_ENOMEM: return luaL_error(L, "not enough memory");
     case TBT_ECLOSED: return luaL_error(L, "SummaryWriter is already closed");
     default: break;
@@ -68,22 +68,38 @@ static int export_error(lua_State *L, int rc) {
   return 3;
 }
 
+/* Checks option key of trace_export{...}: nil, or a NUL-free string (or an integral number for
+** step); raises in the shape of trace_on's bad options, since argument numbers would mislead. */
+static void check_option(lua_State *L, int t, const char *key) {
+  int ty = lua_getfield(L, t, key);
+  const char *why = NULL;
+  if (ty == LUA_TNIL) return;
+  if (strcmp(key, "step") == 0) {
+    int isint = 0;
+    if (ty == LUA_TNUMBER) lua_tointegerx(L, -1, &isint);
+    if (ty != LUA_TNUMBER) why = lua_pushfstring(L, "integer expected, got %s", luaL_typename(L, -1));
+    else if (!isint) why = "step must be an integer";
+  } else if (ty != LUA_TSTRING) {
+    why = lua_pushfstring(L, "string expected, got %s", luaL_typename(L, -1));
+  } else {
+    size_t len;
+    if (strlen(lua_tolstring(L, -1, &len)) != len) why = "contains a NUL byte";
+  }
+  if (why) luaL_error(L, "bad option '%s' to 'trace_export' (%s)", key, why);
+}
+
 static int l_trace_export(lua_State *L) {
   int base = 1;
   if (lua_type(L, 1) == LUA_TTABLE) {
-    lua_getfield(L, 1, "name");
-    lua_getfield(L, 1, "step");
-    lua_getfield(L, 1, "profiler_outdir");
+    check_option(L, 1, "name");
+    check_option(L, 1, "step");
+    check_option(L, 1, "profiler_outdir");
     base = lua_gettop(L) - 2;
   }
   const char *name = NULL;
-  if (!lua_isnoneornil(L, base)) {
-    size_t len;
-    name = luaL_checklstring(L, base, &len);
-    luaL_argcheck(L, strlen(name) == len, base, "name contains a NUL byte");
-  }
+  if (!lua_isnoneornil(L, base)) name = tbt_lua_checkcstring(L, base, "name");
   tbt_step step = tbt_lua_optstep(L, base + 1);
-  const char *outdir = tbt_lua_optstring(L, base + 2);
+  const char *outdir = lua_isnoneornil(L, base + 2) ? NULL : tbt_lua_checkcstring(L, base + 2, "profiler_outdir");
   lua_State *prev = t_exporting;
   t_exporting = L;
   int rc = tbt_trace_export(name, step, outdir);

@@ -68,7 +68,8 @@ static int reader_next(lua_State *L) {
 }
 
 static int open_iter(lua_State *L, int json) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = tbt_lua_checkcstring(L, 1, "path");
+  luaL_argcheck(L, *path, 1, "path cannot be empty");
   lreader *lr = lua_newuserdatauv(L, sizeof *lr, 0);
   int ud = lua_gettop(L);
   lr->r = NULL;

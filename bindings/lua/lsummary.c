@@ -9,6 +9,7 @@
 #include "summary.pb-c.h"
 #include "utf8.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -24,39 +25,48 @@ typedef struct flat {
   size_t count;
 } flat;
 
-static void flatten_rec(lua_State *L, int idx, int depth, flat *f, int out, int arg,
-                        const char *fname) {
+static void flatten_rec(lua_State *L, int idx, int depth, flat *f, int out, int arg) {
   if (lua_type(L, idx) != LUA_TTABLE) {
-    if (depth != f->rank) luaL_error(L, "bad argument #%d to '%s' (ragged nested table)", arg, fname);
+    if (depth != f->rank) luaL_argerror(L, arg, "ragged nested table");
     lua_pushvalue(L, idx);
     lua_rawseti(L, out, (lua_Integer)++f->count);
     return;
   }
+  if (depth >= MAX_RANK) luaL_argerror(L, arg, lua_pushfstring(L, "more than %d dimensions", MAX_RANK));
   lua_Integer n = luaL_len(L, idx);
-  if (depth >= MAX_RANK) luaL_error(L, "bad argument #%d to '%s' (more than %d dimensions)", arg, fname, MAX_RANK);
+  /* Only a __len metamethod gives these; a negative size would wrap in the shape. */
+  if (n < 0 || n > INT_MAX) luaL_argerror(L, arg, lua_pushfstring(L, "bad table length %I", n));
   if (depth == f->rank) {
     /* First time at this depth: it sets the dimension. */
     f->dims[f->rank++] = n;
   } else if (depth > f->rank || f->dims[depth] != n) {
-    luaL_error(L, "bad argument #%d to '%s' (ragged nested table)", arg, fname);
+    luaL_argerror(L, arg, "ragged nested table");
   }
   luaL_checkstack(L, 4, "nested table too deep");
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, idx, i);
-    flatten_rec(L, lua_gettop(L), depth + 1, f, out, arg, fname);
+    flatten_rec(L, lua_gettop(L), depth + 1, f, out, arg);
     lua_pop(L, 1);
   }
   /* An empty table fixes the rank here: its elements would have had no shape. */
   if (n == 0 && depth + 1 == f->rank) return;
 }
 
-/* Flattens argument arg; leaves the flat Lua table of leaves on the top of the stack. */
-static void flatten(lua_State *L, int arg, flat *f, const char *fname) {
+/* Flattens the table at idx (argument arg, for errors); leaves the flat Lua table of leaves on the
+** top of the stack. */
+static void flatten(lua_State *L, int idx, flat *f, int arg) {
   f->rank = 0;
   f->count = 0;
   lua_newtable(L);
   int out = lua_gettop(L);
-  flatten_rec(L, arg, 0, f, out, arg, fname);
+  flatten_rec(L, idx, 0, f, out, arg);
+}
+
+/* Raises "bad argument #arg to '<fn>' (<what> expected at element i, got <type>)" for the value at
+** the top of the stack. */
+static int element_error(lua_State *L, int arg, const char *what, size_t i) {
+  return luaL_argerror(L, arg, lua_pushfstring(L, "%s expected at element %I, got %s", what,
+                                               (lua_Integer)i + 1, luaL_typename(L, -1)));
 }
 
 static int element_count_ok(const flat *f) {
@@ -74,11 +84,14 @@ static double check_real(lua_State *L, int arg) {
   return (double)v;
 }
 
+/* Tags and descriptions are checked here, each with its own argument number in the error; the C
+** library checks them again. */
 static const char *check_tag(lua_State *L, int arg) {
   size_t len;
   const char *tag = luaL_checklstring(L, arg, &len);
   luaL_argcheck(L, len > 0, arg, "tag cannot be empty");
   luaL_argcheck(L, strlen(tag) == len, arg, "tag contains a NUL byte");
+  luaL_argcheck(L, tbt_utf8_valid(tag, len), arg, "tag is not valid UTF-8");
   return tag;
 }
 
@@ -87,6 +100,7 @@ static const char *opt_description(lua_State *L, int arg) {
   size_t len;
   const char *d = luaL_checklstring(L, arg, &len);
   luaL_argcheck(L, strlen(d) == len, arg, "description contains a NUL byte");
+  luaL_argcheck(L, tbt_utf8_valid(d, len), arg, "description is not valid UTF-8");
   return d;
 }
 
@@ -96,9 +110,7 @@ static int l_scalar(lua_State *L) {
   double v = check_real(L, 2);
   tbt_step step = tbt_lua_optstep(L, 3);
   const char *desc = opt_description(L, 4);
-  int rc = tbt_scalar(tag, v, step, desc);
-  if (rc == TBT_EINVAL) luaL_argerror(L, 1, "tag or description is not valid UTF-8");
-  return tbt_lua_summary_result(L, rc, "scalar");
+  return tbt_lua_summary_result(L, tbt_scalar(tag, v, step, desc), "scalar");
 }
 
 /* ------------------------------------------------------------------ text */
@@ -116,29 +128,26 @@ static int l_text(lua_State *L) {
   } else {
     luaL_argexpected(L, lua_type(L, 2) == LUA_TTABLE, 2, "string or table");
     flat f;
-    flatten(L, 2, &f, "text");
+    flatten(L, 2, &f, 2);
     int leaves = lua_gettop(L);
     if (!element_count_ok(&f)) luaL_argerror(L, 2, "ragged nested table");
     const char **strs = lua_newuserdatauv(L, (f.count ? f.count : 1) * sizeof *strs, 0);
     size_t *lens = lua_newuserdatauv(L, (f.count ? f.count : 1) * sizeof *lens, 0);
     for (size_t i = 0; i < f.count; i++) {
       lua_rawgeti(L, leaves, (lua_Integer)i + 1);
-      if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "bad argument #2 to 'text' (string expected at element %d, got %s)",
-                   (int)i + 1, luaL_typename(L, -1));
+      if (lua_type(L, -1) != LUA_TSTRING) element_error(L, 2, "string", i);
       strs[i] = lua_tolstring(L, -1, &lens[i]);
       lua_pop(L, 1);   /* still referenced by the leaves table */
     }
     rc = tbt_text(tag, strs, lens, f.count, f.dims, f.rank, step, desc);
   }
-  if (rc == TBT_EINVAL) luaL_argerror(L, 1, "tag or description is not valid UTF-8");
   return tbt_lua_summary_result(L, rc, "text");
 }
 
 /* ------------------------------------------------------------------ histogram */
 
 /* Collects the numbers of a number or (nested) table into a userdata array; returns it. */
-static double *collect_numbers(lua_State *L, int arg, size_t *n, const char *fname) {
+static double *collect_numbers(lua_State *L, int arg, size_t *n) {
   if (lua_type(L, arg) == LUA_TNUMBER) {
     double *v = lua_newuserdatauv(L, sizeof *v, 0);
     v[0] = (double)lua_tonumber(L, arg);
@@ -147,14 +156,12 @@ static double *collect_numbers(lua_State *L, int arg, size_t *n, const char *fna
   }
   luaL_argexpected(L, lua_type(L, arg) == LUA_TTABLE, arg, "number or table");
   flat f;
-  flatten(L, arg, &f, fname);
+  flatten(L, arg, &f, arg);
   int leaves = lua_gettop(L);
   double *v = lua_newuserdatauv(L, (f.count ? f.count : 1) * sizeof *v, 0);
   for (size_t i = 0; i < f.count; i++) {
     lua_rawgeti(L, leaves, (lua_Integer)i + 1);
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "bad argument #%d to '%s' (number expected at element %d, got %s)", arg, fname,
-                 (int)i + 1, luaL_typename(L, -1));
+    if (lua_type(L, -1) != LUA_TNUMBER) element_error(L, arg, "number", i);
     v[i] = (double)lua_tonumber(L, -1);
     lua_pop(L, 1);
   }
@@ -175,11 +182,10 @@ static int l_histogram(lua_State *L) {
   }
   const char *desc = opt_description(L, 5);
   size_t n;
-  double *v = collect_numbers(L, 2, &n, "histogram");
+  double *v = collect_numbers(L, 2, &n);
   for (size_t i = 0; i < n; i++)
     if (!isfinite(v[i])) luaL_argerror(L, 2, "values must be finite (got NaN or inf)");
   int rc = tbt_histogram(tag, v, n, buckets, step, desc);
-  if (rc == TBT_EINVAL) luaL_argerror(L, 1, "tag or description is not valid UTF-8");
   if (rc == TBT_ERANGE) luaL_argerror(L, 2, "value range too large for equal-width buckets");
   return tbt_lua_summary_result(L, rc, "histogram");
 }
@@ -189,7 +195,7 @@ static int l_histogram(lua_State *L) {
 static int opt_max_outputs(lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg)) return -1;
   lua_Integer n = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, n >= 0 && n <= 0x7fffffff, arg, "max_outputs must be non-negative");
+  luaL_argcheck(L, n >= 0 && n <= 0x7fffffff, arg, "max_outputs must be in 0..2147483647");
   return (int)n;
 }
 
@@ -206,7 +212,9 @@ static int l_image(lua_State *L) {
   const uint8_t *pixels;
   if (lua_getfield(L, 2, "pixels") != LUA_TNIL) {
     size_t len;
-    pixels = (const uint8_t *)luaL_checklstring(L, -1, &len);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      return luaL_argerror(L, 2, lua_pushfstring(L, "pixels must be a string, got %s", luaL_typename(L, -1)));
+    pixels = (const uint8_t *)lua_tolstring(L, -1, &len);
     lua_getfield(L, 2, "height");
     lua_getfield(L, 2, "width");
     lua_getfield(L, 2, "channels");
@@ -224,7 +232,7 @@ static int l_image(lua_State *L) {
   } else {
     lua_pop(L, 1);
     flat f;
-    flatten(L, 2, &f, "image");
+    flatten(L, 2, &f, 2);
     int leaves = lua_gettop(L);
     if (!element_count_ok(&f) || (f.rank != 3 && f.rank != 4))
       return luaL_argerror(L, 2, "images must be nested [k][height][width][channels] (or [height][width][channels])");
@@ -238,10 +246,10 @@ static int l_image(lua_State *L) {
     uint8_t *buf = lua_newuserdatauv(L, f.count ? f.count : 1, 0);
     for (size_t i = 0; i < f.count; i++) {
       lua_rawgeti(L, leaves, (lua_Integer)i + 1);
-      int isint;
-      lua_Integer v = lua_tointegerx(L, -1, &isint);
+      int isint = 0;
+      lua_Integer v = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
       if (!isint || v < 0 || v > 255)
-        return luaL_error(L, "bad argument #2 to 'image' (element %d must be an integer 0..255)", (int)i + 1);
+        return luaL_argerror(L, 2, lua_pushfstring(L, "element %I must be an integer 0..255", (lua_Integer)i + 1));
       buf[i] = (uint8_t)v;
       lua_pop(L, 1);
     }
@@ -249,7 +257,6 @@ static int l_image(lua_State *L) {
   }
   if (count > 0x7fffffff) return luaL_argerror(L, 2, "too many images");
   int rc = tbt_image(tag, pixels, (int)count, (int)h, (int)w, (int)c, max_outputs, step, desc);
-  if (rc == TBT_EINVAL) luaL_argerror(L, 1, "tag or description is not valid UTF-8");
   if (rc == TBT_ERANGE) luaL_argerror(L, 2, "image too large");
   return tbt_lua_summary_result(L, rc, "image");
 }
@@ -265,12 +272,12 @@ static int l_audio(lua_State *L) {
   tbt_step step = tbt_lua_optstep(L, 4);
   int max_outputs = opt_max_outputs(L, 5);
   if (!lua_isnoneornil(L, 6)) {
-    const char *enc = luaL_checkstring(L, 6);
+    const char *enc = tbt_lua_checkcstring(L, 6, "encoding");
     if (strcmp(enc, "wav") != 0) return luaL_error(L, "Unknown encoding: '%s'", enc);
   }
   const char *desc = opt_description(L, 7);
   flat f;
-  flatten(L, 2, &f, "audio");
+  flatten(L, 2, &f, 2);
   int leaves = lua_gettop(L);
   if (!element_count_ok(&f) || (f.rank != 2 && f.rank != 3))
     return luaL_argerror(L, 2, "audio must be nested [k][frames][channels] (or [frames][channels])");
@@ -280,16 +287,13 @@ static int l_audio(lua_State *L) {
   float *buf = lua_newuserdatauv(L, (f.count ? f.count : 1) * sizeof *buf, 0);
   for (size_t i = 0; i < f.count; i++) {
     lua_rawgeti(L, leaves, (lua_Integer)i + 1);
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      return luaL_error(L, "bad argument #2 to 'audio' (number expected at element %d, got %s)", (int)i + 1,
-                        luaL_typename(L, -1));
+    if (lua_type(L, -1) != LUA_TNUMBER) return element_error(L, 2, "number", i);
     buf[i] = (float)lua_tonumber(L, -1);
-    if (isnan(buf[i])) return luaL_error(L, "bad argument #2 to 'audio' (element %d is NaN)", (int)i + 1);
+    if (isnan(buf[i])) return luaL_argerror(L, 2, lua_pushfstring(L, "element %I is NaN", (lua_Integer)i + 1));
     lua_pop(L, 1);
   }
   if (count > 0x7fffffff || frames > 0x7fffffff) return luaL_argerror(L, 2, "audio too large");
   int rc = tbt_audio(tag, buf, (int)count, (int)frames, (int)channels, (int)rate, max_outputs, step, desc);
-  if (rc == TBT_EINVAL) luaL_argerror(L, 1, "tag or description is not valid UTF-8");
   if (rc == TBT_ERANGE) luaL_argerror(L, 2, "audio too large");
   return tbt_lua_summary_result(L, rc, "audio");
 }
@@ -310,25 +314,23 @@ static void store_element(lua_State *L, tbt_dtype dt, void *buf, size_t i, int a
   lua_Integer iv = 0;
   double dv = 0;
   if (dt == TBT_DT_BOOL) {
-    luaL_argexpected(L, lua_isboolean(L, -1), arg, "boolean elements");
+    if (!lua_isboolean(L, -1)) element_error(L, arg, "boolean", i);
     ((uint8_t *)buf)[i] = (uint8_t)lua_toboolean(L, -1);
     return;
   }
-  if (lua_type(L, -1) != LUA_TNUMBER)
-    luaL_error(L, "bad argument #%d to 'write' (number expected at element %d, got %s)", arg,
-               (int)i + 1, luaL_typename(L, -1));
+  if (lua_type(L, -1) != LUA_TNUMBER) element_error(L, arg, "number", i);
   if (dt == TBT_DT_FLOAT || dt == TBT_DT_DOUBLE) {
     dv = (double)lua_tonumber(L, -1);
   } else {
     iv = lua_tointegerx(L, -1, &isint);
     if (!isint)
-      luaL_error(L, "bad argument #%d to 'write' (integer expected at element %d)", arg, (int)i + 1);
+      luaL_argerror(L, arg, lua_pushfstring(L, "integer expected at element %I", (lua_Integer)i + 1));
   }
-#define RANGED(T, lo, hi)                                                                        \
-  do {                                                                                           \
-    if (iv < (lo) || iv > (hi))                                                                  \
-      luaL_error(L, "bad argument #%d to 'write' (element %d out of range)", arg, (int)i + 1);  \
-    ((T *)buf)[i] = (T)iv;                                                                       \
+#define RANGED(T, lo, hi)                                                                           \
+  do {                                                                                              \
+    if (iv < (lo) || iv > (hi))                                                                     \
+      luaL_argerror(L, arg, lua_pushfstring(L, "element %I out of range", (lua_Integer)i + 1));    \
+    ((T *)buf)[i] = (T)iv;                                                                          \
   } while (0)
   switch (dt) {
     case TBT_DT_FLOAT: ((float *)buf)[i] = (float)dv; break;
@@ -352,9 +354,11 @@ static const char *opt_string_field(lua_State *L, int arg, const char *key, size
     return NULL;
   }
   if (lua_type(L, -1) != LUA_TSTRING)
-    luaL_error(L, "bad argument #%d to 'write' (metadata.%s must be a string, got %s)", arg, key,
-               luaL_typename(L, -1));
+    luaL_argerror(L, arg, lua_pushfstring(L, "metadata.%s must be a string, got %s", key, luaL_typename(L, -1)));
   const char *s = lua_tolstring(L, -1, len);
+  /* content is bytes; the others go to C strings */
+  if (strcmp(key, "content") != 0 && strlen(s) != *len)
+    luaL_argerror(L, arg, lua_pushfstring(L, "metadata.%s contains a NUL byte", key));
   lua_pop(L, 1);   /* the table keeps it alive */
   return s;
 }
@@ -412,10 +416,12 @@ static int l_write(lua_State *L) {
   int values = 2;   /* where the leaves come from */
   int t2 = lua_type(L, 2);
   if (t2 == LUA_TTABLE && lua_getfield(L, 2, "dtype") != LUA_TNIL) {
-    const char *name = luaL_checkstring(L, -1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      return luaL_argerror(L, 2, lua_pushfstring(L, "dtype must be a string, got %s", luaL_typename(L, -1)));
+    const char *name = lua_tostring(L, -1);
     int i = 0;
     while (dtypes[i].name && strcmp(dtypes[i].name, name) != 0) i++;
-    if (!dtypes[i].name) return luaL_error(L, "bad argument #2 to 'write' (unknown dtype '%s')", name);
+    if (!dtypes[i].name) return luaL_argerror(L, 2, lua_pushfstring(L, "unknown dtype '%s'", name));
     dt = dtypes[i].dtype;
     lua_getfield(L, 2, "values");
     values = lua_gettop(L);
@@ -426,13 +432,14 @@ static int l_write(lua_State *L) {
   flat f = {0};
   int leaves;
   if (lua_type(L, values) == LUA_TTABLE) {
-    flatten(L, values, &f, "write");
+    flatten(L, values, &f, 2);
     leaves = lua_gettop(L);
     if (!element_count_ok(&f)) luaL_argerror(L, 2, "ragged nested table");
     rank = f.rank;
     memcpy(dims, f.dims, sizeof(int64_t) * (size_t)rank);
   } else {
     /* A scalar: wrap it in a one-element leaves table. */
+    if (values != 2 && lua_isnoneornil(L, values)) luaL_argerror(L, 2, "values missing");
     luaL_argexpected(L, !lua_isnoneornil(L, values), 2, "tensor");
     lua_createtable(L, 1, 0);
     lua_pushvalue(L, values);
@@ -443,21 +450,32 @@ static int l_write(lua_State *L) {
   if (values != 2) {
     /* An explicit shape overrides the nesting, as long as the element count agrees. */
     if (lua_getfield(L, 2, "shape") != LUA_TNIL) {
-      luaL_checktype(L, -1, LUA_TTABLE);
-      rank = (int)luaL_len(L, -1);
-      if (rank > MAX_RANK) return luaL_error(L, "bad argument #2 to 'write' (shape has too many dimensions)");
+      if (lua_type(L, -1) != LUA_TTABLE)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "shape must be a table, got %s", luaL_typename(L, -1)));
+      lua_Integer r = luaL_len(L, -1);
+      if (r < 0 || r > MAX_RANK) return luaL_argerror(L, 2, "shape has too many dimensions");
+      rank = (int)r;
       size_t n = 1;
+      int big = 0;
       for (int i = 0; i < rank; i++) {
         lua_geti(L, -1, i + 1);
-        int isint;
-        lua_Integer d = lua_tointegerx(L, -1, &isint);
-        if (!isint || d < 0) return luaL_error(L, "bad argument #2 to 'write' (shape sizes must be non-negative integers)");
+        int isint = 0;
+        lua_Integer d = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+        if (!isint || d < 0) return luaL_argerror(L, 2, "shape sizes must be non-negative integers");
         dims[i] = d;
+        if (d && n > SIZE_MAX / (uint64_t)d) big = 1;   /* counted exactly, or a wrapped product could match */
         n *= (size_t)d;
         lua_pop(L, 1);
       }
+      if (big) {
+        for (int i = 0; i < rank; i++)
+          if (dims[i] == 0) big = 0;   /* a zero size makes the product 0 however large the rest */
+        if (big) return luaL_argerror(L, 2, "shape too large");
+        n = 0;
+      }
       if (n != f.count)
-        return luaL_error(L, "bad argument #2 to 'write' (shape holds %d elements, values has %d)", (int)n, (int)f.count);
+        return luaL_argerror(L, 2, lua_pushfstring(L, "shape holds %I elements, values has %I",
+                                                   (lua_Integer)n, (lua_Integer)f.count));
     }
     lua_pop(L, 1);
   } else {
@@ -476,9 +494,7 @@ static int l_write(lua_State *L) {
     size_t *lens = lua_newuserdatauv(L, (f.count ? f.count : 1) * sizeof *lens, 0);
     for (size_t i = 0; i < f.count; i++) {
       lua_rawgeti(L, leaves, (lua_Integer)i + 1);
-      if (lua_type(L, -1) != LUA_TSTRING)
-        return luaL_error(L, "bad argument #2 to 'write' (string expected at element %d, got %s)",
-                          (int)i + 1, luaL_typename(L, -1));
+      if (lua_type(L, -1) != LUA_TSTRING) return element_error(L, 2, "string", i);
       strs[i] = lua_tolstring(L, -1, &lens[i]);
       lua_pop(L, 1);
     }
@@ -493,25 +509,41 @@ static int l_write(lua_State *L) {
     }
     rc = tbt_write(tag, dt, buf, f.count * es, dims, rank, step, md, mdlen);
   }
-  if (rc == TBT_EINVAL) luaL_argerror(L, 1, "tag is not valid UTF-8 or metadata is not a SummaryMetadata");
+  /* The tag and the shape are checked above: what the library still refuses is the metadata. */
+  if (rc == TBT_EINVAL && md) luaL_argerror(L, 4, "metadata is not a SummaryMetadata");
+  if (rc == TBT_ERANGE) luaL_argerror(L, 2, "shape too large");
   return tbt_lua_summary_result(L, rc, "write");
 }
 
 /* ------------------------------------------------------------------ record_if */
 
-/* A Lua function as recording condition: called each time a summary asks. Errors in it count as
-** "do not record" and are reported on stderr, since they surface inside C code. */
+/* Each record_if sets a condition of its own: a boolean, or a Lua function called each time a
+** summary asks (errors in it count as "do not record" and are reported on stderr, since they
+** surface inside C code).
+**
+** Scopes need not close in the order they opened (coroutines interleave, unclosed scopes are
+** collected), so a condition can be restored after the scope that set it is gone. Conditions
+** therefore live outside the scope userdata, counted by everything that may restore them, and a
+** closed one forwards to the condition it replaced. A function runs on a thread of its own,
+** anchored in the registry: the thread that called record_if may be dead or suspended by then. */
 typedef struct lua_cond {
-  lua_State *L;
-  int ref;
+  int constant;            /* 0 or 1 for a boolean; -1 for a function */
+  lua_State *L;            /* the function's own thread */
+  int fn_ref, thread_ref;
+  int refs;                /* its scope, and conditions and scopes that saved it as previous */
+  int closed;
+  tbt_record_cond prev;    /* what it replaced (one of the references when a Lua condition) */
 } lua_cond;
 
 static int call_lua_cond(void *ud) {
   lua_cond *c = ud;
+  if (c->constant >= 0) return c->constant;
+  if (c->closed) return 1;   /* the forwarding below never leaves a closed one current */
   lua_State *L = c->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->fn_ref);
   if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-    lua_writestringerror("tbtrace: record_if condition failed: %s\n", lua_tostring(L, -1));
+    const char *msg = lua_tostring(L, -1);
+    lua_writestringerror("tbtrace: record_if condition failed: %s\n", msg ? msg : "(error object is not a string)");
     lua_pop(L, 1);
     return 0;
   }
@@ -520,20 +552,51 @@ static int call_lua_cond(void *ud) {
   return r;
 }
 
+static lua_cond *as_lua_cond(tbt_record_cond c) {
+  return c.mode == TBT_RECORD_CALLBACK && c.fn == call_lua_cond ? c.ud : NULL;
+}
+
+static void cond_retain(tbt_record_cond c) {
+  lua_cond *lc = as_lua_cond(c);
+  if (lc) lc->refs++;
+}
+
+static void cond_release(tbt_record_cond c) {
+  lua_cond *lc;
+  while ((lc = as_lua_cond(c)) && --lc->refs == 0) {
+    c = lc->prev;
+    tbt_free(lc);
+  }
+}
+
+/* c, or, when c is a condition whose scope has closed, what that one replaced. */
+static tbt_record_cond live(tbt_record_cond c) {
+  lua_cond *lc;
+  while ((lc = as_lua_cond(c)) && lc->closed) c = lc->prev;
+  return c;
+}
+
 #define RECORD_SCOPE_MT "tbtrace.record_scope"
 
 typedef struct record_scope {
-  tbt_record_cond prev;
-  lua_cond cond;
+  tbt_record_cond prev;    /* a reference when a Lua condition */
+  lua_cond *own;           /* the condition this scope set */
   int active;
 } record_scope;
 
 static void record_scope_exit(record_scope *s) {
   if (!s->active) return;
   s->active = 0;
-  tbt_record_restore(s->prev);
-  if (s->cond.ref != LUA_NOREF) luaL_unref(s->cond.L, LUA_REGISTRYINDEX, s->cond.ref);
-  s->cond.ref = LUA_NOREF;
+  tbt_record_restore(live(s->prev));
+  lua_cond *c = s->own;
+  s->own = NULL;
+  c->closed = 1;
+  if (c->constant < 0) {
+    luaL_unref(c->L, LUA_REGISTRYINDEX, c->fn_ref);
+    luaL_unref(c->L, LUA_REGISTRYINDEX, c->thread_ref);
+  }
+  cond_release((tbt_record_cond){TBT_RECORD_CALLBACK, call_lua_cond, c});
+  cond_release(s->prev);
 }
 
 static int record_scope_close(lua_State *L) {
@@ -551,17 +614,35 @@ static int l_record_if(lua_State *L) {
   if (!fn && !lua_isnoneornil(L, 2)) luaL_typeerror(L, 2, "function");
   int top = lua_gettop(L);
   record_scope *s = lua_newuserdatauv(L, sizeof *s, 0);
-  s->active = 1;
-  s->cond.ref = LUA_NOREF;
+  memset(s, 0, sizeof *s);
   luaL_setmetatable(L, RECORD_SCOPE_MT);
-  if (t == LUA_TBOOLEAN) {
-    s->prev = tbt_record_if(lua_toboolean(L, 1));
-  } else {
-    s->cond.L = L;
+  /* Everything that can raise comes before the condition changes. */
+  lua_State *co = NULL;
+  int fn_ref = LUA_NOREF, thread_ref = LUA_NOREF;
+  if (t == LUA_TFUNCTION) {
+    co = lua_newthread(L);
+    thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, 1);
-    s->cond.ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    s->prev = tbt_record_if_fn(call_lua_cond, &s->cond);
+    fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
+  lua_cond *c = tbt_malloc(sizeof *c);
+  if (!c) {
+    luaL_unref(L, LUA_REGISTRYINDEX, fn_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, thread_ref);
+    return luaL_error(L, "not enough memory");
+  }
+  c->constant = t == LUA_TFUNCTION ? -1 : lua_toboolean(L, 1);
+  c->L = co;
+  c->fn_ref = fn_ref;
+  c->thread_ref = thread_ref;
+  c->refs = 1;
+  c->closed = 0;
+  s->active = 1;
+  s->own = c;
+  s->prev = tbt_record_if_fn(call_lua_cond, c);
+  c->prev = s->prev;
+  cond_retain(s->prev);
+  cond_retain(c->prev);
   if (!fn) return 1;
   int scope = lua_gettop(L);
   lua_pushvalue(L, 2);

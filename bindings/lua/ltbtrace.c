@@ -10,7 +10,9 @@
 #include "ltrace.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <string.h>
 #include <unistd.h>
 
 int tbt_lua_fail(lua_State *L, int code) {
@@ -28,27 +30,28 @@ int tbt_lua_summary_result(lua_State *L, int rc, const char *fname) {
   if (rc < 0 && rc >= TBT_ERRNO_MIN) return tbt_lua_fail(L, rc);
   if (rc == TBT_ENOSTEP)
     return luaL_error(L, "No step set via 'step' argument or tbtrace.experimental.set_step()");
+  if (rc == TBT_ECLOSED) return luaL_error(L, "SummaryWriter is already closed");
   return luaL_error(L, "%s: %s", fname, tbt_strerror(rc));
 }
 
 tbt_step tbt_lua_optstep(lua_State *L, int arg) {
   tbt_step s = TBT_DEFAULT_STEP;
   if (lua_isnoneornil(L, arg)) return s;
+  /* Numbers only: TF's step is an int64 tensor, and "5" is no step. */
+  if (lua_type(L, arg) != LUA_TNUMBER) luaL_typeerror(L, arg, "integer");
   int isint;
   lua_Integer n = lua_tointegerx(L, arg, &isint);
-  if (!isint) {
-    if (lua_type(L, arg) == LUA_TNUMBER)
-      luaL_argerror(L, arg, "step must be an integer");
-    luaL_typeerror(L, arg, "integer");
-  }
+  if (!isint) luaL_argerror(L, arg, "step must be an integer");
   s.has_step = 1;
   s.step = (int64_t)n;
   return s;
 }
 
-const char *tbt_lua_optstring(lua_State *L, int arg) {
-  if (lua_isnoneornil(L, arg)) return NULL;
-  return luaL_checkstring(L, arg);
+const char *tbt_lua_checkcstring(lua_State *L, int arg, const char *what) {
+  size_t len;
+  const char *s = luaL_checklstring(L, arg, &len);
+  if (strlen(s) != len) luaL_argerror(L, arg, lua_pushfstring(L, "%s contains a NUL byte", what));
+  return s;
 }
 
 /* The module's parts written in Lua, compiled in by the build (bindings/lua/embed.cmake). */
@@ -65,7 +68,9 @@ static void load_embedded(lua_State *L, const char *src, size_t len, const char 
 }
 
 static int l_strerror(lua_State *L) {
-  lua_pushstring(L, tbt_strerror((int)luaL_checkinteger(L, 1)));
+  lua_Integer code = luaL_checkinteger(L, 1);
+  /* Outside int a code would wrap onto a real one (2^32 - 5001 is not TBT_EINVAL). */
+  lua_pushstring(L, code < INT_MIN || code > INT_MAX ? "unknown error" : tbt_strerror((int)code));
   return 1;
 }
 
@@ -86,6 +91,7 @@ static int l_crc32c(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   lua_Integer crc = luaL_optinteger(L, 2, 0);
+  luaL_argcheck(L, crc >= 0 && crc <= 0xFFFFFFFF, 2, "crc must be in 0..0xffffffff");
   lua_pushinteger(L, (lua_Integer)tbt_crc32c((uint32_t)crc, s, len));
   return 1;
 }

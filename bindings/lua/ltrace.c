@@ -9,6 +9,7 @@
 */
 #include "ltrace.h"
 
+#include "lbind.h"
 #include "tbtrace.h"
 #include "trace_buffer.h"
 
@@ -213,14 +214,17 @@ static int l_trace_on(lua_State *L) {
     o.graph = opt_bool_field(L, 1, "graph", 1);
     o.profiler = opt_bool_field(L, 1, "profiler", 0);
     int ty = lua_getfield(L, 1, "profiler_outdir");   /* stays on the stack while used */
-    if (ty == LUA_TSTRING)
-      o.profiler_outdir = lua_tostring(L, -1);
-    else if (ty != LUA_TNIL)
+    if (ty == LUA_TSTRING) {
+      size_t len;
+      o.profiler_outdir = lua_tolstring(L, -1, &len);
+      if (strlen(o.profiler_outdir) != len)
+        return luaL_error(L, "bad option 'profiler_outdir' to 'trace_on' (contains a NUL byte)");
+    } else if (ty != LUA_TNIL)
       return luaL_error(L, "bad option 'profiler_outdir' to 'trace_on' (string expected, got %s)",
                         luaL_typename(L, -1));
     if (lua_getfield(L, 1, "memory_limit") != LUA_TNIL) {
-      int isint;
-      lua_Integer n = lua_tointegerx(L, -1, &isint);
+      int isint = 0;   /* numbers only */
+      lua_Integer n = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
       if (!isint || n < 0)
         return luaL_error(L,
                           "bad option 'memory_limit' to 'trace_on' (non-negative integer expected, got %s)",
@@ -231,7 +235,7 @@ static int l_trace_on(lua_State *L) {
   } else {
     o.graph = opt_bool_arg(L, 1, 1);
     o.profiler = opt_bool_arg(L, 2, 0);
-    if (!lua_isnoneornil(L, 3)) o.profiler_outdir = luaL_checkstring(L, 3);
+    if (!lua_isnoneornil(L, 3)) o.profiler_outdir = tbt_lua_checkcstring(L, 3, "profiler_outdir");
   }
   int rc = tbt_trace_on(&o);
   if (rc == 1) {

@@ -23,6 +23,8 @@ typedef struct lwriter {
 
 tbt_writer *tbt_lua_checkwriter(lua_State *L, int arg) {
   lwriter *lw = luaL_checkudata(L, arg, TBT_WRITER_MT);
+  /* Only a direct call of __gc empties it; the writer's memory may be gone. */
+  if (!lw->w) luaL_error(L, "attempt to use a collected writer");
   return lw->w;
 }
 
@@ -37,8 +39,8 @@ static int opt_int_field(lua_State *L, int arg, const char *key, int dflt) {
   int t = lua_getfield(L, arg, key);
   int v = dflt;
   if (t != LUA_TNIL) {
-    int isint;
-    lua_Integer n = lua_tointegerx(L, -1, &isint);
+    int isint = 0;   /* numbers only: "10" is no queue length */
+    lua_Integer n = t == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
     if (!isint || n < 0 || n > 0x7fffffff)
       luaL_error(L, "bad option '%s' to 'create_file_writer' (non-negative integer expected, got %s)",
                  key, isint ? "out of range" : luaL_typename(L, -1));
@@ -64,7 +66,10 @@ static int l_create_file_writer(lua_State *L) {
       if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "bad option 'filename_suffix' to 'create_file_writer' (string expected, got %s)",
                    luaL_typename(L, -1));
-      opts.filename_suffix = lua_tostring(L, -1);
+      size_t slen;
+      opts.filename_suffix = lua_tolstring(L, -1, &slen);
+      if (strlen(opts.filename_suffix) != slen)
+        luaL_error(L, "bad option 'filename_suffix' to 'create_file_writer' (contains a NUL byte)");
       if (strchr(opts.filename_suffix, '/'))
         luaL_error(L, "bad option 'filename_suffix' to 'create_file_writer' (contains '/')");
     }
@@ -92,10 +97,9 @@ static int l_create_noop_writer(lua_State *L) {
 }
 
 static tbt_writer *check_open_writer(lua_State *L, int arg) {
-  lwriter *lw = luaL_checkudata(L, arg, TBT_WRITER_MT);
-  if (tbt_writer_is_closed(lw->w) && !tbt_writer_is_noop(lw->w))
-    luaL_error(L, "SummaryWriter is already closed");
-  return lw->w;
+  tbt_writer *w = tbt_lua_checkwriter(L, arg);
+  if (tbt_writer_is_closed(w) && !tbt_writer_is_noop(w)) luaL_error(L, "SummaryWriter is already closed");
+  return w;
 }
 
 static int l_set_as_default(lua_State *L) {
@@ -158,6 +162,18 @@ static int scope_close(lua_State *L) {
   return 0;
 }
 
+/* A scope collected without being closed leaves the defaults as they are (restoring them at some
+** later collection would surprise more), but must not keep the previous writer alive. */
+static int scope_gc(lua_State *L) {
+  default_scope *s = luaL_checkudata(L, 1, SCOPE_MT);
+  if (s->active) {
+    s->active = 0;
+    tbt_writer_free(s->prev_writer);
+    s->prev_writer = NULL;
+  }
+  return 0;
+}
+
 /* w:as_default([step,] fn, ...) runs fn with w as default; w:as_default([step]) returns a
 ** to-be-closed scope instead. */
 static int l_as_default(lua_State *L) {
@@ -213,8 +229,8 @@ static int l_gc(lua_State *L) {
 
 /* __close: leaving a `local w <close>` closes the writer (errors are not raised from __close). */
 static int l_close_mm(lua_State *L) {
-  tbt_writer *w = tbt_lua_checkwriter(L, 1);
-  tbt_writer_close(w);
+  lwriter *lw = luaL_checkudata(L, 1, TBT_WRITER_MT);
+  if (lw->w) tbt_writer_close(lw->w);
   return 0;
 }
 
@@ -235,7 +251,8 @@ static int l_closed(lua_State *L) {
 
 static int l_stats(lua_State *L) {
   tbt_writer_stats st;
-  tbt_writer_get_stats(tbt_lua_checkwriter(L, 1), &st);
+  int rc = tbt_writer_get_stats(tbt_lua_checkwriter(L, 1), &st);
+  if (rc) return luaL_error(L, "stats: %s", tbt_strerror(rc));
   lua_createtable(L, 0, 6);
   lua_pushinteger(L, (lua_Integer)st.events_written);
   lua_setfield(L, -2, "events_written");
@@ -254,7 +271,9 @@ static int l_stats(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   lwriter *lw = luaL_checkudata(L, 1, TBT_WRITER_MT);
-  if (!lw->w || tbt_writer_is_noop(lw->w))
+  if (!lw->w)
+    lua_pushfstring(L, "tbtrace.writer (collected) (%p)", (void *)lw);
+  else if (tbt_writer_is_noop(lw->w))
     lua_pushfstring(L, "tbtrace.writer (noop) (%p)", (void *)lw);
   else
     lua_pushfstring(L, "tbtrace.writer (%s%s) (%p)", tbt_writer_path(lw->w),
@@ -344,6 +363,8 @@ void tbt_lua_open_writer(lua_State *L) {
   if (luaL_newmetatable(L, SCOPE_MT)) {
     lua_pushcfunction(L, scope_close);
     lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, scope_gc);
+    lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);

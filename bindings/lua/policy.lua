@@ -96,7 +96,7 @@ local function validate_table(t, path)
     end
     if SETTINGS[k] then
       local want = SETTINGS[k]
-      local ok = (want == "integer" and math.type(v) == "integer" and v >= 0)
+      local ok = (want == "integer" and math.type(v) == "integer" and v >= 0 and v <= 0x7fffffff)
         or (want == "string" and type(v) == "string" and not v:find("[/%z]"))
       if not ok then
         error(string.format("policy '%s': '%s' must be a %s%s%s (got %s)", path, k,
@@ -154,8 +154,10 @@ end
 function load_file(path, opts, depth)
   local f, err = io.open(path, "r")
   if not f then error(string.format("cannot open policy '%s': %s", path, err), 0) end
-  local src = f:read("a")
+  local src, rerr = f:read("a")
   f:close()
+  -- a directory opens, and fails only here
+  if not src then error(string.format("cannot read policy '%s': %s", path, rerr), 0) end
   local env = opts.trusted and setmetatable({}, { __index = _G }) or sandbox_env()
   local chunk, lerr = load(src, "@" .. path, "t", env)
   if not chunk then error("policy " .. lerr, 0) end
@@ -165,23 +167,42 @@ function load_file(path, opts, depth)
   return build(t, path, opts, depth or 0)
 end
 
+-- Raises in lauxlib's shape, pointing at the caller of the public function (which is `level`
+-- frames up from here: 3 when the public function calls this directly).
+local function argerror(n, fname, msg, level)
+  error(string.format("bad argument #%d to '%s' (%s)", n, fname, msg), level or 3)
+end
+
+-- Options of load / from_table / set: checked before use, so a bad one fails here and not with a
+-- debug.sethook error at export time (and a limit of 0 would turn the limit off).
+local function check_opts(opts, n, fname)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then argerror(n, fname, "table expected, got " .. type(opts), 4) end
+  local lim = opts.instruction_limit
+  if lim ~= nil and not (math.type(lim) == "integer" and lim > 0) then
+    argerror(n, fname, "instruction_limit must be a positive integer, got "
+      .. (type(lim) == "number" and tostring(lim) or type(lim)), 4)
+  end
+  if opts.name ~= nil and type(opts.name) ~= "string" then
+    argerror(n, fname, "name must be a string, got " .. type(opts.name), 4)
+  end
+  return opts
+end
+
 -- policy.load(path [, {trusted = false, instruction_limit = 1000000}])
 function policy.load(path, opts)
   if type(path) ~= "string" or path == "" then
-    error("bad argument #1 to 'policy.load' (non-empty string expected, got " .. type(path) .. ")", 2)
+    argerror(1, "policy.load", "non-empty string expected, got " .. (path == "" and "empty string" or type(path)))
   end
-  if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #2 to 'policy.load' (table expected, got " .. type(opts) .. ")", 2)
-  end
-  return load_file(path, opts or {}, 0)
+  -- io.open would open the file named by the part before the NUL
+  if path:find("%z") then argerror(1, "policy.load", "path contains a NUL byte") end
+  return load_file(path, check_opts(opts, 2, "policy.load"), 0)
 end
 
 -- policy.from_table(t [, opts]): a policy from a table built in Lua (trusted: it is the caller's own code).
 function policy.from_table(t, opts)
-  if type(t) ~= "table" then
-    error("bad argument #1 to 'policy.from_table' (table expected, got " .. type(t) .. ")", 2)
-  end
-  opts = opts or {}
+  if type(t) ~= "table" then argerror(1, "policy.from_table", "table expected, got " .. type(t)) end
+  opts = check_opts(opts, 2, "policy.from_table")
   if opts.trusted == nil then opts = copy(opts); opts.trusted = true end
   return build(t, opts.name or "(table)", opts, 0)
 end
@@ -195,9 +216,9 @@ function policy.set(p, opts)
   elseif type(p) == "table" and p.hooks and p.chain then
     current = p
   elseif type(p) == "table" then
-    current = policy.from_table(p, opts)
+    current = policy.from_table(p, check_opts(opts, 2, "policy.set"))
   else
-    error("bad argument #1 to 'policy.set' (policy or table expected, got " .. type(p) .. ")", 2)
+    argerror(1, "policy.set", "policy or table expected, got " .. type(p))
   end
   -- The host (the Lua module) hooks policies into its exporter.
   if policy._on_set then policy._on_set(current ~= nil) end
@@ -275,6 +296,10 @@ end
 -- decisions: {name, step, logdir, profiler_outdir, run_name, settings}. Only what a hook decides
 -- is set; the caller applies TensorFlow's rules to the rest.
 function policy.resolve(p, facts)
+  if type(p) ~= "table" or type(p.hooks) ~= "table" or type(p.chain) ~= "table" then
+    argerror(1, "policy.resolve", "policy expected, got " .. type(p))
+  end
+  if type(facts) ~= "table" then argerror(2, "policy.resolve", "table expected, got " .. type(facts)) end
   local ctx = read_only(facts)
   local out = { settings = p.settings }
   local v, hook = call_hook(p, "name", ctx)

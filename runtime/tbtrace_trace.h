@@ -61,6 +61,9 @@ typedef struct tbt_export_result {
   const char *chrome_trace_path;
   uint64_t spans;               /* spans exported */
   uint64_t dropped;             /* records dropped by the memory limit */
+  uint64_t late_records;        /* records other threads made while the export was writing, after
+                                   it had read the trace: the export's end of the trace ended them
+                                   too, unexported (a span is two records) */
 } tbt_export_result;
 const tbt_export_result *tbt_last_export(void);
 

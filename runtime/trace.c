@@ -69,7 +69,12 @@ int tbt_trace_on(const tbt_trace_options *opts) {
 }
 
 void tbt_trace_off(void) {
+  tbt_trace_end_(NULL);
+}
+
+void tbt_trace_end_(tbt_trace_stats *final) {
   pthread_mutex_lock(&g_ctl);
+  if (final) tbt_buffers_stats_(final);
   if (g_on) {
     __atomic_store_n(&tbt_trace_active_, 0, __ATOMIC_RELEASE);
     tbt_buffers_stop_();

@@ -623,6 +623,7 @@ typedef struct drain {
   size_t nedges, capedges;
   u64map edgeset;           /* from << 32 | to */
   u64map paths;             /* parent path << 32 | name -> path */
+  uint64_t taken;           /* records read, of every kind */
 } drain;
 
 static uint32_t name_str(drain *d, const char *s, size_t len) {
@@ -721,7 +722,10 @@ static int read_buffer(drain *d, tbuf *tb, uint64_t now) {
       uint64_t t = r->t;
       if (kind == TBT_REC_BEGIN || kind == TBT_REC_END || kind == TBT_REC_INSTANT ||
           kind == TBT_REC_COUNTER) {
-        if ((int64_t)(t - now) > 0) return 0;
+        if ((int64_t)(t - now) > 0) {
+          d->taken += i;   /* made after the snapshot began: left for later */
+          return 0;
+        }
         if (t < last) t = last;
         last = t;
       }
@@ -783,6 +787,7 @@ static int read_buffer(drain *d, tbuf *tb, uint64_t now) {
           break;
       }
     }
+    d->taken += used;
   }
   return 0;
 }
@@ -914,6 +919,7 @@ int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset) {
   m->edges = d.edges;
   m->nedges = d.nedges;
   m->dropped = dropped;
+  m->records = d.taken;
   m->nnames = d.names.n;
   m->names = (const char **)d.names.strs;
   tbt_strtab_release_index(&d.names);

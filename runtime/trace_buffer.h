@@ -67,6 +67,10 @@ void tbt_rec_counter(uintptr_t track, uint32_t name_id, double value);
 
 /* ------------------------------------------------------------ control (trace.c) */
 
+/* tbt_trace_off, also filling *final (when not NULL) with the counts the trace ended with, read
+** under the same lock so nothing recorded can fall between the two. */
+void tbt_trace_end_(tbt_trace_stats *final);
+
 /* Serializes trace_on/off, stats and snapshots. */
 void tbt_trace_lock_(void);
 void tbt_trace_unlock_(void);

@@ -20,7 +20,9 @@
 **      trace_on had graph and not profiler, else "graph_run_metadata" with step_stats too
 **      (also when both flags are off: TF would write an empty RunMetadata), content "1".
 **      If the summary fails, the profile files are removed again.
-**   8. tbt_trace_off(), and tbt_last_export() describes what was written.
+**   8. end the trace, and tbt_last_export() describes what was written. Records other threads
+**      made after the snapshot (while files were written) end with the trace: they are counted
+**      in late_records, never silently lost.
 ** Exports are serialized by a process-wide lock.
 */
 #include "tbtrace.h"
@@ -232,7 +234,8 @@ static int export_locked(const char *name, tbt_step step, const char *profiler_o
     rc = 0;
   }
 
-  tbt_trace_off();
+  tbt_trace_stats final;
+  tbt_trace_end_(&final);
   tbt_profile_paths_free(&g_last_paths);
   g_last_paths = paths;
   memset(&paths, 0, sizeof paths);
@@ -242,7 +245,8 @@ static int export_locked(const char *name, tbt_step step, const char *profiler_o
   g_last.xplane_path = g_last_paths.xplane_path;
   g_last.chrome_trace_path = g_last_paths.chrome_path;
   g_last.spans = count_spans(&model);
-  g_last.dropped = model.dropped;
+  g_last.dropped = final.dropped > model.dropped ? final.dropped : model.dropped;
+  g_last.late_records = final.records > model.records ? final.records - model.records : 0;
   tbt_export_count_success();
   tbt_export_set_error(NULL);
   goto done;

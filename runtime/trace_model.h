@@ -65,6 +65,7 @@ typedef struct tbt_trace_model {
   int64_t start_ns;        /* trace_on time */
   int64_t end_ns;          /* drain time */
   uint64_t dropped;        /* records lost to the memory limit */
+  uint64_t records;        /* buffered records the model was made from (every kind) */
   int graph;               /* the trace_on flags */
   int profiler;
 } tbt_trace_model;

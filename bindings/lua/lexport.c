@@ -127,6 +127,8 @@ static int l_last_export(lua_State *L) {
   lua_setfield(L, -2, "spans");
   lua_pushinteger(L, (lua_Integer)r->dropped);
   lua_setfield(L, -2, "dropped");
+  lua_pushinteger(L, (lua_Integer)r->late_records);
+  lua_setfield(L, -2, "late_records");
   return 1;
 }
 

@@ -63,7 +63,7 @@ typedef struct tbt_export_result {
   uint64_t dropped;             /* records dropped by the memory limit */
   uint64_t late_records;        /* records other threads made while the export was writing, after
                                    it had read the trace: the export's end of the trace ended them
-                                   too, unexported (a span is two records) */
+                                   too, unexported (records as in tbt_trace_stats) */
 } tbt_export_result;
 const tbt_export_result *tbt_last_export(void);
 

@@ -69,21 +69,32 @@ int tbt_trace_on(const tbt_trace_options *opts) {
 }
 
 void tbt_trace_off(void) {
-  tbt_trace_end_(NULL);
+  tbt_trace_end_(0, NULL);
 }
 
-void tbt_trace_end_(tbt_trace_stats *final) {
+uint32_t tbt_trace_generation_(void) {
   pthread_mutex_lock(&g_ctl);
-  if (final) tbt_buffers_stats_(final);
-  if (g_on) {
+  uint32_t gen = g_on ? tbt_buffers_generation_() : 0;
+  pthread_mutex_unlock(&g_ctl);
+  return gen;
+}
+
+/* gen 0: whatever trace is on. */
+int tbt_trace_end_(uint32_t gen, tbt_trace_stats *final) {
+  pthread_mutex_lock(&g_ctl);
+  int ended = 0;
+  if (final) memset(final, 0, sizeof *final);
+  if (g_on && (gen == 0 || gen == tbt_buffers_generation_())) {
+    ended = 1;
     __atomic_store_n(&tbt_trace_active_, 0, __ATOMIC_RELEASE);
-    tbt_buffers_stop_();
+    tbt_buffers_stop_(final);
     g_on = 0;
     tbt_free(g_outdir);
     g_outdir = NULL;
     tbt_trace_options_init(&g_opts);
   }
   pthread_mutex_unlock(&g_ctl);
+  return ended;
 }
 
 int tbt_trace_is_on(void) {
@@ -119,6 +130,7 @@ int tbt_trace_snapshot(tbt_trace_model *out) {
   int rc = tbt_buffers_snapshot_(&m, g_epoch_offset);
   if (rc == 0) {
     m.start_ns = g_start_ns;
+    m.generation = tbt_buffers_generation_();
     m.graph = g_opts.graph;
     m.profiler = g_opts.profiler;
     *out = m;

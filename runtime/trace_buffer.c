@@ -462,48 +462,8 @@ static void sweep(void) {
   chunk_put_list(give);
 }
 
-void tbt_buffers_start_(size_t memory_limit) {
-  if (!memory_limit) memory_limit = TBT_TRACE_DEFAULT_LIMIT;
-  uint64_t chunks = memory_limit / TBT_CHUNK_BYTES;
-  if (chunks > UINT32_MAX - 1) chunks = UINT32_MAX - 1;
-  uint32_t gen = atomic_load_explicit(&g_gen, memory_order_relaxed) + 1;
-  if (!(gen & 1)) gen++;
-  sweep();
-  pool_trim((uint64_t)memory_limit);
-  atomic_store_explicit(&g_limit_chunks, (uint32_t)chunks, memory_order_relaxed);
-  atomic_store_explicit(&g_lost, 0, memory_order_relaxed);
-  atomic_store_explicit(&g_acct, (uint64_t)gen << 32, memory_order_release);
-  atomic_store_explicit(&g_gen, gen, memory_order_release);
-}
-
-void tbt_buffers_stop_(void) {
-  uint32_t gen = atomic_load_explicit(&g_gen, memory_order_relaxed) + 1;
-  if (gen & 1) gen++;
-  atomic_store_explicit(&g_acct, (uint64_t)gen << 32, memory_order_release);
-  atomic_store_explicit(&g_gen, gen, memory_order_release);
-  sweep();
-}
-
-/* A snapshot of the registry: buffers stay valid while the trace lock is held. */
-static tbuf **registry(size_t *n) {
-  pthread_mutex_lock(&g_reg_lock);
-  size_t count = 0;
-  for (tbuf *tb = g_bufs; tb; tb = tb->next) count++;
-  tbuf **v = tbt_calloc(count ? count : 1, sizeof *v);
-  if (v) {
-    count = 0;
-    for (tbuf *tb = g_bufs; tb; tb = tb->next) v[count++] = tb;
-  }
-  pthread_mutex_unlock(&g_reg_lock);
-  *n = count;
-  return v;
-}
-
-void tbt_buffers_stats_(tbt_trace_stats *out) {
-  memset(out, 0, sizeof *out);
-  uint32_t gen = atomic_load_explicit(&g_gen, memory_order_acquire);
-  out->bytes = atomic_load_explicit(&g_bytes, memory_order_relaxed);
-  if (!(gen & 1)) return;
+/* Counts the records and drops of generation gen (registry and buffer locks taken here). */
+static void count_generation(uint32_t gen, tbt_trace_stats *out) {
   out->dropped = atomic_load_explicit(&g_lost, memory_order_relaxed);
   pthread_mutex_lock(&g_reg_lock);
   for (tbuf *tb = g_bufs; tb; tb = tb->next) {
@@ -520,6 +480,61 @@ void tbt_buffers_stats_(tbt_trace_stats *out) {
     pthread_mutex_unlock(&tb->lock);
   }
   pthread_mutex_unlock(&g_reg_lock);
+}
+
+void tbt_buffers_stats_(tbt_trace_stats *out) {
+  memset(out, 0, sizeof *out);
+  uint32_t gen = atomic_load_explicit(&g_gen, memory_order_acquire);
+  out->bytes = atomic_load_explicit(&g_bytes, memory_order_relaxed);
+  if (gen & 1) count_generation(gen, out);
+}
+
+void tbt_buffers_start_(size_t memory_limit) {
+  if (!memory_limit) memory_limit = TBT_TRACE_DEFAULT_LIMIT;
+  uint64_t chunks = memory_limit / TBT_CHUNK_BYTES;
+  if (chunks > UINT32_MAX - 1) chunks = UINT32_MAX - 1;
+  uint32_t gen = atomic_load_explicit(&g_gen, memory_order_relaxed) + 1;
+  if (!(gen & 1)) gen++;
+  sweep();
+  pool_trim((uint64_t)memory_limit);
+  atomic_store_explicit(&g_limit_chunks, (uint32_t)chunks, memory_order_relaxed);
+  atomic_store_explicit(&g_lost, 0, memory_order_relaxed);
+  atomic_store_explicit(&g_acct, (uint64_t)gen << 32, memory_order_release);
+  atomic_store_explicit(&g_gen, gen, memory_order_release);
+}
+
+uint32_t tbt_buffers_generation_(void) {
+  return atomic_load_explicit(&g_gen, memory_order_acquire);
+}
+
+void tbt_buffers_stop_(tbt_trace_stats *final) {
+  uint32_t old = atomic_load_explicit(&g_gen, memory_order_relaxed);
+  uint32_t gen = old + 1;
+  if (gen & 1) gen++;
+  atomic_store_explicit(&g_acct, (uint64_t)gen << 32, memory_order_release);
+  atomic_store_explicit(&g_gen, gen, memory_order_release);
+  /* Counted after the switch, before the chunks go: recorders that saw the old generation can
+  ** only finish the record they are writing. */
+  if (final) {
+    memset(final, 0, sizeof *final);
+    if (old & 1) count_generation(old, final);
+  }
+  sweep();
+}
+
+/* A snapshot of the registry: buffers stay valid while the trace lock is held. */
+static tbuf **registry(size_t *n) {
+  pthread_mutex_lock(&g_reg_lock);
+  size_t count = 0;
+  for (tbuf *tb = g_bufs; tb; tb = tb->next) count++;
+  tbuf **v = tbt_calloc(count ? count : 1, sizeof *v);
+  if (v) {
+    count = 0;
+    for (tbuf *tb = g_bufs; tb; tb = tb->next) v[count++] = tb;
+  }
+  pthread_mutex_unlock(&g_reg_lock);
+  *n = count;
+  return v;
 }
 
 /* ------------------------------------------------------------------ the drain */

@@ -67,9 +67,13 @@ void tbt_rec_counter(uintptr_t track, uint32_t name_id, double value);
 
 /* ------------------------------------------------------------ control (trace.c) */
 
-/* tbt_trace_off, also filling *final (when not NULL) with the counts the trace ended with, read
-** under the same lock so nothing recorded can fall between the two. */
-void tbt_trace_end_(tbt_trace_stats *final);
+/* Ends the trace that generation gen (as tbt_trace_generation_ gave it) belongs to, like
+** tbt_trace_off; returns 0 when that trace is no longer on (nothing done). *final (when not
+** NULL) gets the records and drops the trace ended with, counted once recording had switched
+** off, so at most the record each thread was writing at that instant escapes the count. */
+int tbt_trace_end_(uint32_t gen, tbt_trace_stats *final);
+/* The current trace generation (odd while a trace is on). */
+uint32_t tbt_trace_generation_(void);
 
 /* Serializes trace_on/off, stats and snapshots. */
 void tbt_trace_lock_(void);
@@ -77,9 +81,11 @@ void tbt_trace_unlock_(void);
 
 /* Called with the trace lock held. start: begins generation for a new trace with this memory
 ** limit (bytes, 0 = default). stop: ends it, returns chunks to the free list, frees the buffers
-** of threads that exited. */
+** of threads that exited; final (may be NULL) gets the ended trace's counts. generation: the
+** current one. */
 void tbt_buffers_start_(size_t memory_limit);
-void tbt_buffers_stop_(void);
+void tbt_buffers_stop_(tbt_trace_stats *final);
+uint32_t tbt_buffers_generation_(void);
 void tbt_buffers_stats_(tbt_trace_stats *out);
 /* Fills the thread, edge and name parts of m (everything but start_ns, graph and profiler) from
 ** the current generation. epoch_offset: realtime - monotonic ns sampled at trace_on. */

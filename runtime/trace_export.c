@@ -234,8 +234,12 @@ static int export_locked(const char *name, tbt_step step, const char *profiler_o
     rc = 0;
   }
 
+  /* Only the trace that was exported ends: another thread may have replaced it meanwhile. */
   tbt_trace_stats final;
-  tbt_trace_end_(&final);
+  if (!tbt_trace_end_(model.generation, &final)) {
+    final.records = model.records;
+    final.dropped = model.dropped;
+  }
   tbt_profile_paths_free(&g_last_paths);
   g_last_paths = paths;
   memset(&paths, 0, sizeof paths);

@@ -66,6 +66,7 @@ typedef struct tbt_trace_model {
   int64_t end_ns;          /* drain time */
   uint64_t dropped;        /* records lost to the memory limit */
   uint64_t records;        /* buffered records the model was made from (every kind) */
+  uint32_t generation;     /* which trace it was taken from (see trace_buffer.h) */
   int graph;               /* the trace_on flags */
   int profiler;
 } tbt_trace_model;

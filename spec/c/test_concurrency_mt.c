@@ -11,7 +11,7 @@
 **
 ** Why a bound and not an equality: trace_export snapshots the trace and ends it only after the
 ** files are written, so spans that end in between were recorded while the trace was on and are
-** neither exported nor counted as dropped. A worker cannot tell on which side of the snapshot its
+** not exported (only counted, in late_records; test_late_mt.c checks that count). A worker cannot tell on which side of the snapshot its
 ** span fell, but it can tell whether the span lay wholly inside the window the exporter marked
 ** before exporting (those must all be exported, finished) and which rounds it could possibly
 ** belong to (no more than those may be). Two rounds are quiet enough for equality: the threads

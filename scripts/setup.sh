@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-packages="cmake make gcc pkg-config lua5.4 liblua5.4-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev lua-busted libreadline-dev gzip"
+packages="cmake make gcc pkg-config lua5.4 liblua5.4-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev lua-busted libreadline-dev gzip clang libclang-rt-14-dev"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -87,7 +87,9 @@ void tbt_writer_options_init(tbt_writer_options *opts);
 ** When the file is deleted or the logdir removed or replaced while the writer is open, a flush
 ** notices (every tbt_writer_flush / close / timer flush, and queue flushes at most a second
 ** apart) and continues in a new file of the same logdir (created again when gone), with the queue
-** intact; events already flushed to the lost file went with it. */
+** intact; events already flushed to the lost file went with it. While no new file can be made
+** (the logdir replaced by a file, no permission), writes and flushes return that error and keep
+** their events queued. A relative logdir is taken relative to the working directory at open. */
 int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_options *opts);
 
 /* A writer that accepts nothing. As default writer it is transparent: tbt_set_default_writer()

@@ -48,9 +48,12 @@ struct tbt_writer {
   int fd;
   int closed;
   int deferred_error;        /* an error the timer thread hit, reported by the next call */
-  char *logdir;
+  char *logdir;              /* as given */
+  char *dir;                 /* logdir made absolute at open: a later chdir() changes nothing */
   char *suffix;
   char *path;                /* the current file; atomic, readers may hold an older one */
+  char *abs_path;            /* the same, absolute, for checking that it is still there */
+  int file_lost;             /* the file went away: the next flush with events needs a new one */
   struct old_path *old_paths;   /* earlier files' names, kept so returned pointers stay valid */
   int max_queue;
   size_t max_queue_bytes;
@@ -117,6 +120,8 @@ static void writer_destroy(tbt_writer *w) {
     tbt_free(o);
   }
   tbt_free(w->logdir);
+  tbt_free(w->dir);
+  tbt_free(w->abs_path);
   tbt_free(w->suffix);
   tbt_free(w->path);
   tbt_free(w->buf);
@@ -137,19 +142,19 @@ int tbt_writer_open_noop(tbt_writer **out) {
 ** second by the same process never share a file. */
 static unsigned long g_writer_counter;
 
-static int make_path(const tbt_writer *w, const char *suffix, char **out) {
+static int make_path(const char *dir, const char *suffix, char **out) {
   char host[256];
   tbt_hostname(host, sizeof host);
   unsigned long n = __atomic_fetch_add(&g_writer_counter, 1, __ATOMIC_RELAXED);
   long long secs = (long long)time(NULL);
   const char *sep = (suffix[0] == '.' || suffix[0] == '\0') ? "" : ".";
-  const char *slash = w->logdir[strlen(w->logdir) - 1] == '/' ? "" : "/";
-  int len = snprintf(NULL, 0, "%s%sevents.out.tfevents.%010lld.%s.%ld.%lu%s%s", w->logdir, slash,
+  const char *slash = dir[strlen(dir) - 1] == '/' ? "" : "/";
+  int len = snprintf(NULL, 0, "%s%sevents.out.tfevents.%010lld.%s.%ld.%lu%s%s", dir, slash,
                      secs, host, (long)getpid(), n, sep, suffix);
   if (len < 0) return TBT_EINVAL;
   char *path = tbt_malloc((size_t)len + 1);
   if (!path) return TBT_ENOMEM;
-  snprintf(path, (size_t)len + 1, "%s%sevents.out.tfevents.%010lld.%s.%ld.%lu%s%s", w->logdir,
+  snprintf(path, (size_t)len + 1, "%s%sevents.out.tfevents.%010lld.%s.%ld.%lu%s%s", dir,
            slash, secs, host, (long)getpid(), n, sep, suffix);
   *out = path;
   return 0;
@@ -175,12 +180,12 @@ static int write_file_version(int fd) {
   return tbt_fsync(fd);
 }
 
-/* A new event file in the logdir (created again if it is gone), holding its first record. */
-static int open_event_file(const tbt_writer *w, int *fd_out, char **path_out) {
-  int rc = tbt_mkdir_p(w->logdir, 0777);
+/* A new event file in dir (created again if it is gone), holding its first record. */
+static int open_event_file(const tbt_writer *w, const char *dir, int *fd_out, char **path_out) {
+  int rc = tbt_mkdir_p(dir, 0777);
   if (rc) return rc;
   char *path;
-  rc = make_path(w, w->suffix, &path);
+  rc = make_path(dir, w->suffix, &path);
   if (rc) return rc;
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
   if (fd < 0) {
@@ -206,6 +211,20 @@ static int check_suffix(const char *s) {
   return 0;
 }
 
+/* path made absolute against the working directory (lexically: symlinks stay as they are). */
+static char *absolute(const char *path) {
+  if (path[0] == '/') return tbt_strdup(path);
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) return tbt_strdup(path);   /* cannot tell: keep it relative */
+  size_t a = strlen(cwd), b = strlen(path);
+  char *out = tbt_malloc(a + 1 + b + 1);
+  if (!out) return NULL;
+  memcpy(out, cwd, a);
+  out[a] = '/';
+  memcpy(out + a + 1, path, b + 1);
+  return out;
+}
+
 int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_options *opts) {
   if (!out) return TBT_EINVAL;
   *out = NULL;
@@ -228,10 +247,18 @@ int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_optio
     writer_destroy(w);
     return TBT_ENOMEM;
   }
-  int rc = open_event_file(w, &w->fd, &w->path);
+  int rc = open_event_file(w, w->logdir, &w->fd, &w->path);
   if (rc) {
     writer_destroy(w);
     return rc;
+  }
+  w->dir = absolute(logdir);
+  w->abs_path = absolute(w->path);
+  if (!w->dir || !w->abs_path) {
+    close(w->fd);
+    unlink(w->path);
+    writer_destroy(w);
+    return TBT_ENOMEM;
   }
   w->last_flush = w->last_file_check = mono_coarse_ns();
   *out = w;
@@ -261,7 +288,7 @@ static int file_is_current(const tbt_writer *w) {
   struct stat by_fd, by_path;
   if (fstat(w->fd, &by_fd) != 0) return 1;   /* cannot tell: keep writing where we are */
   if (by_fd.st_nlink == 0) return 0;
-  if (stat(w->path, &by_path) != 0) return errno != ENOENT && errno != ENOTDIR;
+  if (stat(w->abs_path, &by_path) != 0) return errno != ENOENT && errno != ENOTDIR;
   return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
 }
 
@@ -270,10 +297,13 @@ static int file_is_current(const tbt_writer *w) {
 static int reopen_locked(tbt_writer *w) {
   int fd;
   char *path;
-  int rc = open_event_file(w, &fd, &path);
+  int rc = open_event_file(w, w->dir, &fd, &path);
   if (rc) return rc;
   struct old_path *o = tbt_malloc(sizeof *o);
-  if (!o) {
+  char *abs_path = tbt_strdup(path);
+  if (!o || !abs_path) {
+    tbt_free(o);
+    tbt_free(abs_path);
     close(fd);
     unlink(path);
     tbt_free(path);
@@ -285,6 +315,8 @@ static int reopen_locked(tbt_writer *w) {
   close(w->fd);
   w->fd = fd;
   __atomic_store_n(&w->path, path, __ATOMIC_RELEASE);
+  tbt_free(w->abs_path);
+  w->abs_path = abs_path;
   w->head_sent = 0;
   w->stats.files_reopened++;
   return 0;
@@ -314,13 +346,16 @@ static void consume_written(tbt_writer *w, size_t done) {
 static int flush_locked(tbt_writer *w, int sync, int check_file) {
   int rc = 0;
   int64_t now = mono_coarse_ns();
-  /* Only with something to write: an empty queue needs no new file. */
-  if (w->len && (check_file || now - w->last_file_check >= FILE_CHECK_NS)) {
+  if (check_file || (w->len && now - w->last_file_check >= FILE_CHECK_NS)) {
     w->last_file_check = now;
-    if (!file_is_current(w)) {
-      rc = reopen_locked(w);
-      if (rc) return rc;
-    }
+    if (!w->file_lost && !file_is_current(w)) w->file_lost = 1;
+  }
+  /* A lost file gets nothing more; a new one is made once there is something to write, and
+  ** until that works the queue waits (up to its cap). */
+  if (w->file_lost && w->len) {
+    rc = reopen_locked(w);
+    if (rc) return rc;
+    w->file_lost = 0;
   }
   if (w->len) {
     size_t done = 0;

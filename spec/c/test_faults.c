@@ -391,6 +391,70 @@ static void test_logdir_replaced(void) {
   rm_rf(moved);
 }
 
+/* The logdir replaced by a regular file: no new file can be made, and nothing may go to the
+** lost one meanwhile; every flush tries again, and once the way is clear all queued events land
+** in the new file. */
+static void test_reopen_fails(void) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s", tu_tmpdir("reopenfail"));
+  tbt_writer_options o;
+  tbt_writer_options_init(&o);
+  o.max_queue = 0;
+  tbt_writer *w;
+  CHECK_EQ_INT(tbt_writer_open(&w, dir, &o), 0);
+  tbt_set_default_writer(w);
+  CHECK_EQ_INT(tbt_scalar("x", 0, TBT_STEP(0), NULL), 1);
+  CHECK_EQ_INT(tbt_writer_flush(w), 0);
+  rm_rf(dir);
+  FILE *f = fopen(dir, "w");
+  CHECK(f != NULL);
+  if (f) fclose(f);
+  CHECK_EQ_INT(tbt_writer_flush(w), 0);      /* notices the loss; nothing queued to move yet */
+  for (int i = 1; i < 5; i++) CHECK_EQ_INT(tbt_scalar("x", i, TBT_STEP(i), NULL), -ENOTDIR);
+  CHECK_EQ_INT(tbt_writer_flush(w), -ENOTDIR);
+  tbt_writer_stats st;
+  tbt_writer_get_stats(w, &st);
+  CHECK_EQ_INT(st.events_written, 1);
+  CHECK_EQ_INT(st.events_pending, 4);
+  CHECK_EQ_INT(st.files_reopened, 0);
+  CHECK_EQ_INT(unlink(dir), 0);
+  CHECK_EQ_INT(tbt_writer_close(w), 0);
+  tbt_writer_get_stats(w, &st);
+  CHECK_EQ_INT(st.files_reopened, 1);
+  CHECK_EQ_INT(st.events_written, 5);
+  check_step_range(tbt_writer_path(w), 1, 4, 0);
+  close_writer(w);
+}
+
+/* A relative logdir stays where it was opened when the program changes directory. */
+static void test_relative_logdir_and_chdir(void) {
+  char base[4200], other[4300], cwd[4096];
+  snprintf(base, sizeof base, "%s", tu_tmpdir("chdir"));
+  snprintf(other, sizeof other, "%s/elsewhere", base);
+  CHECK_EQ_INT(mkdir(base, 0777), 0);
+  CHECK_EQ_INT(mkdir(other, 0777), 0);
+  CHECK(getcwd(cwd, sizeof cwd) != NULL);
+  CHECK_EQ_INT(chdir(base), 0);
+  tbt_writer_options o;
+  tbt_writer_options_init(&o);
+  o.max_queue = 0;
+  tbt_writer *w;
+  CHECK_EQ_INT(tbt_writer_open(&w, "logs/run", &o), 0);
+  tbt_set_default_writer(w);
+  CHECK_EQ_INT(chdir(other), 0);
+  for (int i = 0; i < 3; i++) CHECK_EQ_INT(tbt_scalar("x", i, TBT_STEP(i), NULL), 1);
+  CHECK_EQ_INT(tbt_writer_close(w), 0);
+  tbt_writer_stats st;
+  tbt_writer_get_stats(w, &st);
+  CHECK_EQ_INT(st.files_reopened, 0);
+  CHECK_EQ_INT(chdir(base), 0);
+  check_steps(tbt_writer_path(w), 3, 0);
+  CHECK_EQ_INT(count_event_files("logs/run"), 1);
+  CHECK_EQ_INT(count_event_files(other), 0);
+  CHECK_EQ_INT(chdir(cwd), 0);
+  close_writer(w);
+}
+
 /* A record cut short by a full disk, then the file deleted: the new file gets that record whole,
 ** never its tail. */
 static void test_deleted_after_short_write(void) {
@@ -504,6 +568,8 @@ int main(void) {
   test_logdir_deleted();
   test_logdir_replaced();
   test_deleted_after_short_write();
+  test_reopen_fails();
+  test_relative_logdir_and_chdir();
   test_queue_cap();
   test_short_writes_and_eintr();
   test_fsync_failure();

@@ -21,6 +21,7 @@
 #include "event.pb-c.h"
 #include "fs.h"
 #include "record.h"
+#include "writers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +65,12 @@ struct tbt_writer {
   int64_t last_flush;        /* CLOCK_MONOTONIC ns */
   int64_t last_file_check;
   tbt_writer_stats stats;
+  tbt_writer *all_prev, *all_next;   /* in g_all while it has a file */
 };
+
+/* The open file writers, for tbt_writers_close_all. */
+static pthread_mutex_t g_all_mu = PTHREAD_MUTEX_INITIALIZER;
+static tbt_writer *g_all;
 
 struct old_path {
   struct old_path *next;
@@ -110,7 +116,25 @@ static tbt_writer *writer_new(void) {
   return w;
 }
 
+static void all_add(tbt_writer *w) {
+  pthread_mutex_lock(&g_all_mu);
+  w->all_next = g_all;
+  if (g_all) g_all->all_prev = w;
+  g_all = w;
+  pthread_mutex_unlock(&g_all_mu);
+}
+
+static void all_remove(tbt_writer *w) {
+  pthread_mutex_lock(&g_all_mu);
+  if (w->all_prev) w->all_prev->all_next = w->all_next;
+  else if (g_all == w) g_all = w->all_next;
+  if (w->all_next) w->all_next->all_prev = w->all_prev;
+  w->all_prev = w->all_next = NULL;
+  pthread_mutex_unlock(&g_all_mu);
+}
+
 static void writer_destroy(tbt_writer *w) {
+  all_remove(w);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->wake);
   while (w->old_paths) {
@@ -185,13 +209,17 @@ static int open_event_file(const tbt_writer *w, const char *dir, int *fd_out, ch
   int rc = tbt_mkdir_p(dir, 0777);
   if (rc) return rc;
   char *path;
-  rc = make_path(dir, w->suffix, &path);
-  if (rc) return rc;
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
-  if (fd < 0) {
+  int fd;
+  /* The name is taken when this process's counter started again (a library copy loaded anew)
+  ** or another host reuses our host name and pid: the next number is tried. */
+  for (int tries = 0;; tries++) {
+    rc = make_path(dir, w->suffix, &path);
+    if (rc) return rc;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
+    if (fd >= 0) break;
     rc = -errno;
     tbt_free(path);
-    return rc;
+    if (rc != -EEXIST || tries == 1000) return rc;
   }
   rc = write_file_version(fd);
   if (rc) {
@@ -261,6 +289,7 @@ int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_optio
     return TBT_ENOMEM;
   }
   w->last_flush = w->last_file_check = mono_coarse_ns();
+  all_add(w);
   *out = w;
   return 0;
 }
@@ -513,6 +542,30 @@ static void close_for_free(tbt_writer *w) {
   w->timer_started = 0;
   pthread_mutex_unlock(&w->mu);
   if (join) pthread_join(w->timer, NULL);
+}
+
+int tbt_writers_close_all(void) {
+  /* Retained under the list lock so none is freed while being closed. */
+  pthread_mutex_lock(&g_all_mu);
+  size_t n = 0;
+  for (tbt_writer *w = g_all; w; w = w->all_next) n++;
+  tbt_writer **v = n ? tbt_calloc(n, sizeof *v) : NULL;
+  size_t k = 0;
+  if (v)
+    for (tbt_writer *w = g_all; w; w = w->all_next) v[k++] = tbt_writer_retain(w);
+  pthread_mutex_unlock(&g_all_mu);
+  if (n && !v) return TBT_ENOMEM;
+  int first = 0;
+  for (size_t i = 0; i < k; i++) {
+    int rc = tbt_writer_close(v[i]);
+    if (rc) {
+      if (!first) first = rc;
+      close_for_free(v[i]);
+    }
+    tbt_writer_free(v[i]);
+  }
+  tbt_free(v);
+  return first;
 }
 
 tbt_writer *tbt_writer_retain(tbt_writer *w) {

@@ -532,23 +532,38 @@ typedef struct lua_cond {
   int fn_ref, thread_ref;
   int refs;                /* its scope, and conditions and scopes that saved it as previous */
   int closed;
+  int calling;             /* calls of fn under way: its thread stays anchored until they end */
   tbt_record_cond prev;    /* what it replaced (one of the references when a Lua condition) */
 } lua_cond;
+
+static void cond_release(tbt_record_cond c);
+
+static void cond_unanchor(lua_cond *c) {
+  luaL_unref(c->L, LUA_REGISTRYINDEX, c->fn_ref);
+  luaL_unref(c->L, LUA_REGISTRYINDEX, c->thread_ref);
+  c->fn_ref = c->thread_ref = LUA_NOREF;
+}
 
 static int call_lua_cond(void *ud) {
   lua_cond *c = ud;
   if (c->constant >= 0) return c->constant;
   if (c->closed) return 1;   /* the forwarding below never leaves a closed one current */
+  /* fn may close its own scope, or let it be collected: c and its thread must outlive the call. */
+  c->refs++;
+  c->calling++;
   lua_State *L = c->L;
   lua_rawgeti(L, LUA_REGISTRYINDEX, c->fn_ref);
+  int r;
   if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     lua_writestringerror("tbtrace: record_if condition failed: %s\n", msg ? msg : "(error object is not a string)");
-    lua_pop(L, 1);
-    return 0;
+    r = 0;
+  } else {
+    r = lua_toboolean(L, -1);
   }
-  int r = lua_toboolean(L, -1);
   lua_pop(L, 1);
+  if (--c->calling == 0 && c->closed) cond_unanchor(c);
+  cond_release((tbt_record_cond){TBT_RECORD_CALLBACK, call_lua_cond, c});
   return r;
 }
 
@@ -591,10 +606,7 @@ static void record_scope_exit(record_scope *s) {
   lua_cond *c = s->own;
   s->own = NULL;
   c->closed = 1;
-  if (c->constant < 0) {
-    luaL_unref(c->L, LUA_REGISTRYINDEX, c->fn_ref);
-    luaL_unref(c->L, LUA_REGISTRYINDEX, c->thread_ref);
-  }
+  if (c->constant < 0 && c->calling == 0) cond_unanchor(c);   /* else the last call does it */
   cond_release((tbt_record_cond){TBT_RECORD_CALLBACK, call_lua_cond, c});
   cond_release(s->prev);
 }
@@ -637,6 +649,7 @@ static int l_record_if(lua_State *L) {
   c->thread_ref = thread_ref;
   c->refs = 1;
   c->closed = 0;
+  c->calling = 0;
   s->active = 1;
   s->own = c;
   s->prev = tbt_record_if_fn(call_lua_cond, c);

@@ -8,6 +8,7 @@
 
 #include "fs.h"
 #include "ltrace.h"
+#include "writers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -96,6 +97,37 @@ static int l_crc32c(lua_State *L) {
   return 1;
 }
 
+/* The Lua states that opened the module. When the last one closes, the module may be unloaded
+** (lua_close unloads C modules after running finalizers): writers must not outlive it, since
+** their timer threads run its code, and their queued events would be lost. The guard is a
+** userdata made before the module table, so its finalizer runs before the unload. */
+#define GUARD_KEY "tbtrace.unload_guard"
+static int g_states;   /* atomic */
+
+static int guard_gc(lua_State *L) {
+  (void)L;
+  if (__atomic_sub_fetch(&g_states, 1, __ATOMIC_ACQ_REL) == 0) {
+    int rc = tbt_writers_close_all();
+    if (rc) lua_writestringerror("tbtrace: closing writers at exit: %s\n", tbt_strerror(rc));
+  }
+  return 0;
+}
+
+static void guard_unload(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, GUARD_KEY) != LUA_TNIL) {   /* opened twice */
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_newuserdatauv(L, 0, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, guard_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, GUARD_KEY);
+  __atomic_add_fetch(&g_states, 1, __ATOMIC_ACQ_REL);
+}
+
 __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"strerror", l_strerror},
@@ -104,6 +136,7 @@ __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
     {"pid", l_pid},
     {NULL, NULL}
   };
+  guard_unload(L);
   luaL_newlib(L, funcs);
   lua_pushliteral(L, TBT_VERSION);
   lua_setfield(L, -2, "_VERSION");

@@ -291,6 +291,25 @@ describe("record_if", function()
       assert.is_true(tbtrace.should_record_summaries())
     end, 1)
   end)
+
+  it("survives a condition that closes its own scope and collects garbage in a coroutine", function()
+    local evs = written(function()
+      local scope
+      scope = tbtrace.record_if(function()
+        getmetatable(scope).__close(scope)
+        coroutine.wrap(function() collectgarbage(); collectgarbage() end)()
+        local t = {}
+        for i = 1, 1000 do t[i] = {} end
+        return true
+      end)
+      assert.is_true(tbtrace.scalar("x", 1, 1))
+      scope = nil
+      collectgarbage()
+      assert.is_true(tbtrace.should_record_summaries())   -- back to the condition before it
+      assert.is_true(tbtrace.scalar("y", 2, 2))
+    end, 1)
+    assert.are.same({ "x", "y" }, { evs[1].summary.value[1].tag, evs[2].summary.value[1].tag })
+  end)
 end)
 
 describe("bad arguments", function()

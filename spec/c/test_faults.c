@@ -179,7 +179,10 @@ static void test_open_failure(void) {
 }
 
 /* Real signals, not hooks: a timer interrupts the process every 50 us, with handlers installed
-** without SA_RESTART so system calls see EINTR, while events are written and flushed. */
+** without SA_RESTART, while events are written and flushed. A stress test: Linux does not
+** interrupt writes to regular files, so the EINTR retry itself is checked through the hooks
+** (test_short_writes_and_eintr); this one checks that nothing else (the timer thread's waits,
+** fsync) misbehaves with signals arriving. */
 static volatile sig_atomic_t g_ticks;
 static void on_tick(int sig) {
   (void)sig;
@@ -229,26 +232,33 @@ static int permission_checks(const char *base) {
 }
 
 static void test_permission_denied(void) {
-  char base[4200];
-  snprintf(base, sizeof base, "%s", tu_tmpdir("perm"));
-  CHECK_EQ_INT(mkdir(base, 0777), 0);
+  /* In /tmp, not the build tree: the unprivileged child must be able to reach it whatever the
+  ** permissions of the checkout's parents. */
+  char base[] = "/tmp/tbtrace-perm-XXXXXX";
+  CHECK(mkdtemp(base) != NULL);
   CHECK_EQ_INT(chmod(base, 0777), 0);
   char ro[4300];
   snprintf(ro, sizeof ro, "%s/ro", base);
   CHECK_EQ_INT(mkdir(ro, 0555), 0);
   if (geteuid() != 0) {
     CHECK_EQ_INT(permission_checks(base), 0);
-    return;
+  } else {
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (setgid(65534) != 0 || setuid(65534) != 0) _exit(100);
+      _exit(permission_checks(base));
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 100)
+      fprintf(stderr, "test_permission_denied: skipped (cannot drop root's privileges here)\n");
+    else
+      CHECK_EQ_INT(WEXITSTATUS(status), 0);
   }
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(100);
-    _exit(permission_checks(base));
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CHECK(WIFEXITED(status));
-  CHECK_EQ_INT(WEXITSTATUS(status), 0);
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+  CHECK_EQ_INT(system(cmd), 0);
 }
 
 /* A child writes scalars with max_queue 10, telling the parent after each flush how many events

@@ -658,6 +658,7 @@ static int l_record_if(lua_State *L) {
   cond_retain(c->prev);
   if (!fn) return 1;
   int scope = lua_gettop(L);
+  luaL_checkstack(L, top, "too many arguments to 'record_if'");
   lua_pushvalue(L, 2);
   for (int i = 3; i <= top; i++) lua_pushvalue(L, i);
   int status = lua_pcall(L, top - 2, LUA_MULTRET, 0);

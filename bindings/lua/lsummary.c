@@ -625,6 +625,7 @@ static int l_record_if(lua_State *L) {
   int fn = lua_type(L, 2) == LUA_TFUNCTION;
   if (!fn && !lua_isnoneornil(L, 2)) luaL_typeerror(L, 2, "function");
   int top = lua_gettop(L);
+  luaL_checkstack(L, top + 4, "too many arguments to 'record_if'");   /* fn's copies, below */
   record_scope *s = lua_newuserdatauv(L, sizeof *s, 0);
   memset(s, 0, sizeof *s);
   luaL_setmetatable(L, RECORD_SCOPE_MT);
@@ -658,7 +659,6 @@ static int l_record_if(lua_State *L) {
   cond_retain(c->prev);
   if (!fn) return 1;
   int scope = lua_gettop(L);
-  luaL_checkstack(L, top, "too many arguments to 'record_if'");
   lua_pushvalue(L, 2);
   for (int i = 3; i <= top; i++) lua_pushvalue(L, i);
   int status = lua_pcall(L, top - 2, LUA_MULTRET, 0);

@@ -94,15 +94,20 @@ static void check_steps(const char *path, long n, int tail_ok) {
   check_step_range(path, 0, n, tail_ok);
 }
 
-static tbt_writer *open_writer(const char *tag, int max_queue) {
+/* A writer in dir, made the default, that flushes only by max_queue (no timer interferes). */
+static tbt_writer *open_writer_in(const char *dir, int max_queue) {
   tbt_writer_options o;
   tbt_writer_options_init(&o);
   o.max_queue = max_queue;
   o.flush_millis = 600000;
   tbt_writer *w = NULL;
-  CHECK_EQ_INT(tbt_writer_open(&w, tu_tmpdir(tag), &o), 0);
+  CHECK_EQ_INT(tbt_writer_open(&w, dir, &o), 0);
   tbt_set_default_writer(w);
   return w;
+}
+
+static tbt_writer *open_writer(const char *tag, int max_queue) {
+  return open_writer_in(tu_tmpdir(tag), max_queue);
 }
 
 static void close_writer(tbt_writer *w) {
@@ -342,12 +347,7 @@ static void rm_rf(const char *dir) {
 static void test_logdir_deleted(void) {
   char dir[4200];
   snprintf(dir, sizeof dir, "%s", tu_tmpdir("deleted"));
-  tbt_writer_options o;
-  tbt_writer_options_init(&o);
-  o.max_queue = 100;
-  tbt_writer *w;
-  CHECK_EQ_INT(tbt_writer_open(&w, dir, &o), 0);
-  tbt_set_default_writer(w);
+  tbt_writer *w = open_writer_in(dir, 100);
   for (int i = 0; i < 5; i++) CHECK_EQ_INT(tbt_scalar("x", i, TBT_STEP(i), NULL), 1);
   CHECK_EQ_INT(tbt_writer_flush(w), 0);
   char old[4400];
@@ -379,12 +379,7 @@ static void test_logdir_replaced(void) {
   char dir[4200], moved[4300];
   snprintf(dir, sizeof dir, "%s", tu_tmpdir("replaced"));
   snprintf(moved, sizeof moved, "%s.old", dir);
-  tbt_writer_options o;
-  tbt_writer_options_init(&o);
-  o.max_queue = 100;
-  tbt_writer *w;
-  CHECK_EQ_INT(tbt_writer_open(&w, dir, &o), 0);
-  tbt_set_default_writer(w);
+  tbt_writer *w = open_writer_in(dir, 100);
   for (int i = 0; i < 4; i++) tbt_scalar("x", i, TBT_STEP(i), NULL);
   CHECK_EQ_INT(tbt_writer_flush(w), 0);
   const char *name = strrchr(tbt_writer_path(w), '/');
@@ -407,12 +402,7 @@ static void test_logdir_replaced(void) {
 static void test_reopen_fails(void) {
   char dir[4200];
   snprintf(dir, sizeof dir, "%s", tu_tmpdir("reopenfail"));
-  tbt_writer_options o;
-  tbt_writer_options_init(&o);
-  o.max_queue = 0;
-  tbt_writer *w;
-  CHECK_EQ_INT(tbt_writer_open(&w, dir, &o), 0);
-  tbt_set_default_writer(w);
+  tbt_writer *w = open_writer_in(dir, 0);
   CHECK_EQ_INT(tbt_scalar("x", 0, TBT_STEP(0), NULL), 1);
   CHECK_EQ_INT(tbt_writer_flush(w), 0);
   rm_rf(dir);
@@ -470,12 +460,7 @@ static void test_relative_logdir_and_chdir(void) {
 static void test_deleted_after_short_write(void) {
   char dir[4200];
   snprintf(dir, sizeof dir, "%s", tu_tmpdir("cutdeleted"));
-  tbt_writer_options o;
-  tbt_writer_options_init(&o);
-  o.max_queue = 0;
-  tbt_writer *w;
-  CHECK_EQ_INT(tbt_writer_open(&w, dir, &o), 0);
-  tbt_set_default_writer(w);
+  tbt_writer *w = open_writer_in(dir, 0);
   tbt_io_set_hooks(&faulty);
   for (int i = 0; i < 3; i++) CHECK_EQ_INT(tbt_scalar("x", i, TBT_STEP(i), NULL), 1);
   g_budget = 20;

@@ -936,23 +936,6 @@ static void test_large(void) {
 
 /* ----------------------------------------------------------------- profile files */
 
-/* Counts entries under dir (recursively) whose name contains needle. */
-static int count_files(const char *dir, const char *needle) {
-  DIR *d = opendir(dir);
-  if (!d) return 0;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (strstr(e->d_name, needle)) n++;
-    struct stat st;
-    if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += count_files(p, needle);
-  }
-  closedir(d);
-  return n;
-}
 
 static int is_dir(const char *p) {
   struct stat st;
@@ -1034,7 +1017,7 @@ static void test_profile_files(void) {
   snprintf(want, sizeof want, "%s/%s_2", root, stamp);
   CHECK_EQ_STR(p.run_dir, want);
   tbt_profile_paths_free(&p);
-  CHECK_EQ_INT(count_files(outdir, "profile-empty"), 1);
+  CHECK_EQ_INT(tu_count_tree(outdir, "profile-empty"), 1);
 
   /* A named run; a taken name gets a suffix too. */
   po.run_name = "export-007";
@@ -1050,7 +1033,7 @@ static void test_profile_files(void) {
   CHECK(!is_dir(want));
   tbt_profile_paths_free(&p);
   po.run_name = NULL;
-  CHECK_EQ_INT(count_files(outdir, ".tmp."), 0);
+  CHECK_EQ_INT(tu_count_tree(outdir, ".tmp."), 0);
 
   /* An outdir that already is a TensorBoard run gets no marker. */
   char run2[4300];
@@ -1062,7 +1045,7 @@ static void test_profile_files(void) {
   po.outdir = run2;
   CHECK_EQ_INT(tbt_profile_write(&m, &po, &p), 0);
   CHECK(p.marker_path == NULL);
-  CHECK_EQ_INT(count_files(run2, "profile-empty"), 0);
+  CHECK_EQ_INT(tu_count_tree(run2, "profile-empty"), 0);
   tbt_profile_paths_free(&p);
 
   /* Host names become file names. */
@@ -1118,8 +1101,8 @@ static void test_profile_failures(void) {
   int rc = tbt_profile_write(&m, &po, &p);
   if (geteuid() != 0) {
     CHECK_EQ_INT(rc, -EACCES);
-    CHECK_EQ_INT(count_files(outdir, "xplane"), 0);
-    CHECK_EQ_INT(count_files(outdir, ".tmp."), 0);
+    CHECK_EQ_INT(tu_count_tree(outdir, "xplane"), 0);
+    CHECK_EQ_INT(tu_count_tree(outdir, ".tmp."), 0);
   } else {
     CHECK_EQ_INT(rc, 0);
     tbt_profile_remove(&p);
@@ -1158,12 +1141,12 @@ static void test_profile_failures(void) {
   setrlimit(RLIMIT_FSIZE, &old);
   CHECK_EQ_INT(rc, -EFBIG);
   CHECK(p.run_dir == NULL);
-  CHECK_EQ_INT(count_files(outdir, ".tmp."), 0);
-  CHECK_EQ_INT(count_files(outdir, "xplane"), 0);
-  CHECK_EQ_INT(count_files(outdir, "json"), 0);
-  CHECK_EQ_INT(count_files(outdir, "tfevents"), 0);
+  CHECK_EQ_INT(tu_count_tree(outdir, ".tmp."), 0);
+  CHECK_EQ_INT(tu_count_tree(outdir, "xplane"), 0);
+  CHECK_EQ_INT(tu_count_tree(outdir, "json"), 0);
+  CHECK_EQ_INT(tu_count_tree(outdir, "tfevents"), 0);
   snprintf(root, sizeof root, "%s/plugins/profile", outdir);
-  CHECK_EQ_INT(count_files(root, ""), 0);   /* no run directory left */
+  CHECK_EQ_INT(tu_count_tree(root, ""), 0);   /* no run directory left */
   signal(SIGXFSZ, SIG_DFL);
 
   /* Allocation failures anywhere: an error, no leak, nothing left on disk. */
@@ -1180,8 +1163,8 @@ static void test_profile_failures(void) {
       tbt_profile_paths_free(&p);
     } else {
       CHECK_EQ_INT(rc, TBT_ENOMEM);
-      CHECK_EQ_INT(count_files(outdir, ".tmp."), 0);
-      CHECK_EQ_INT(count_files(outdir, "xplane"), 0);
+      CHECK_EQ_INT(tu_count_tree(outdir, ".tmp."), 0);
+      CHECK_EQ_INT(tu_count_tree(outdir, "xplane"), 0);
     }
   }
   CHECK(ok);

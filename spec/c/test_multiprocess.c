@@ -121,23 +121,6 @@ static int count_entries(const char *dir, const char *needle) {
   return n;
 }
 
-/* Entries under dir, recursively, whose name contains needle. */
-static int count_tree(const char *dir, const char *needle) {
-  DIR *d = opendir(dir);
-  if (!d) return 0;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    if (strstr(e->d_name, needle)) n++;
-    char sub[4600];
-    snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
-    struct stat st;
-    if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) n += count_tree(sub, needle);
-  }
-  closedir(d);
-  return n;
-}
 
 static uint8_t *gunzip(const uint8_t *data, size_t len, size_t *out_len) {
   z_stream zs;
@@ -323,7 +306,7 @@ static void test_same_logdir(void) {
   CHECK_EQ_INT(count_entries(logdir, ""), K + 1);
   CHECK_EQ_INT(count_entries(logdir, "tfevents"), K);
   CHECK_EQ_INT(count_entries(logdir, "profile-empty"), 0);
-  CHECK_EQ_INT(count_tree(logdir, ".tmp"), 0);
+  CHECK_EQ_INT(tu_count_tree(logdir, ".tmp"), 0);
   int claimed[K] = {0};
   DIR *d = opendir(logdir);
   struct dirent *e;
@@ -504,7 +487,7 @@ static void test_same_run_name(void) {
   char marker[4400];
   snprintf(marker, sizeof marker, "%s/events.out.tfevents.1700000000.hostA.profile-empty", outdir);
   CHECK_EQ_INT(tu_count_records(marker), 1);
-  CHECK_EQ_INT(count_tree(outdir, ".tmp"), 0);
+  CHECK_EQ_INT(tu_count_tree(outdir, ".tmp"), 0);
 }
 
 /* ------------------------------------------------------------ a failed export and the marker */

@@ -32,6 +32,24 @@ static inline const char *tu_tmpdir(const char *tag) {
   return buf;
 }
 
+/* Entries under dir, recursively, whose name contains needle. */
+static inline int tu_count_tree(const char *dir, const char *needle) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (strstr(e->d_name, needle)) n++;
+    char sub[4600];
+    if (snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name) >= (int)sizeof sub) continue;
+    struct stat st;
+    if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) n += tu_count_tree(sub, needle);
+  }
+  closedir(d);
+  return n;
+}
+
 /* Whole file into a malloc'ed buffer; NULL when it cannot be read. */
 static inline uint8_t *tu_read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");

@@ -63,9 +63,19 @@ void tbt_zfree(void *opaque, void *p) {
   tbt_free(p);
 }
 
+/* protobuf-c's unpack returns NULL both for bad bytes and for no memory; counting the failed
+** allocations per thread lets a caller tell the two apart. */
+static __thread unsigned long t_pb_failures;
+
+unsigned long tbt_pb_alloc_failures(void) {
+  return t_pb_failures;
+}
+
 static void *pb_alloc(void *ud, size_t n) {
   (void)ud;
-  return tbt_malloc(n);
+  void *p = tbt_malloc(n);
+  if (!p) t_pb_failures++;
+  return p;
 }
 
 static void pb_free(void *ud, void *p) {

@@ -19,5 +19,8 @@ void tbt_zfree(void *opaque, void *p);
 
 /* protobuf-c allocations (unpack, free_unpacked) routed through the library allocator. */
 extern ProtobufCAllocator tbt_pb_allocator;
+/* How many of the calling thread's tbt_pb_allocator allocations failed so far: an unpack that
+** returns NULL while this grew ran out of memory rather than met bad bytes. */
+unsigned long tbt_pb_alloc_failures(void);
 
 #endif

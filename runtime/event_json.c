@@ -211,7 +211,12 @@ static void put_value(out *o, const ProtobufCFieldDescriptor *f, const void *p, 
     case PROTOBUF_C_TYPE_BYTES: {
       const ProtobufCBinaryData *b = p;
       if (run_metadata_strings) {
+        unsigned long failures = tbt_pb_alloc_failures();
         Tensorflow__RunMetadata *rm = tensorflow__run_metadata__unpack(&tbt_pb_allocator, b->len, b->data);
+        if (!rm && tbt_pb_alloc_failures() != failures) {
+          o->oom = 1;   /* not bytes that are no RunMetadata: memory ran out */
+          break;
+        }
         if (rm) {
           put_message(o, &rm->base, 0);
           tensorflow__run_metadata__free_unpacked(rm, &tbt_pb_allocator);
@@ -361,8 +366,9 @@ int tbt_event_to_json(const uint8_t *data, size_t len, char **out_json, size_t *
   if (!out_json || (!data && len)) return TBT_EINVAL;
   *out_json = NULL;
   if (out_len) *out_len = 0;
+  unsigned long failures = tbt_pb_alloc_failures();
   Tensorflow__Event *ev = tensorflow__event__unpack(&tbt_pb_allocator, len, data);
-  if (!ev) return TBT_ECORRUPT;
+  if (!ev) return tbt_pb_alloc_failures() != failures ? TBT_ENOMEM : TBT_ECORRUPT;
   out o = {0};
   put_message(&o, &ev->base, 0);
   tensorflow__event__free_unpacked(ev, &tbt_pb_allocator);

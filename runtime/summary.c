@@ -178,9 +178,10 @@ static int utf8_or_null(const char *s) {
 ** would drop the whole event, so that is checked here. */
 static int check_metadata(const void *metadata, size_t metadata_len) {
   if (!metadata_len) return 0;
+  unsigned long failures = tbt_pb_alloc_failures();
   Tensorflow__SummaryMetadata *md =
       tensorflow__summary_metadata__unpack(&tbt_pb_allocator, metadata_len, metadata);
-  if (!md) return TBT_EINVAL;
+  if (!md) return tbt_pb_alloc_failures() != failures ? TBT_ENOMEM : TBT_EINVAL;
   int ok = utf8_or_null(md->display_name) && utf8_or_null(md->summary_description) &&
            (!md->plugin_data || utf8_or_null(md->plugin_data->plugin_name));
   tensorflow__summary_metadata__free_unpacked(md, &tbt_pb_allocator);

@@ -885,7 +885,10 @@ int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset) {
   drain d;
   memset(&d, 0, sizeof d);
   tbt_strtab_init(&d.names);
-  if (name_str(&d, "", 0) != 0) return TBT_ENOMEM;
+  if (name_str(&d, "", 0) != 0) {
+    drain_free(&d);
+    return TBT_ENOMEM;
+  }
   tbt_clock_conv conv;
   tbt_clock_conv_make(&conv);
   uint64_t now = conv.tick0;

@@ -558,6 +558,105 @@ static void test_sigkill_after_idle(void) {
   check_steps(path, 50, 0);
 }
 
+/* Out of memory at every allocation in turn, through a whole session: a writer, each kind of
+** summary, a trace with its export, and reading the file back. Each call either works or says
+** TBT_ENOMEM, and nothing is corrupted: the run without a failure reads back whole. (Leaks are
+** ASan's to find, in the .asan build.) */
+static int ok_or_oom(int rc) {
+  return rc >= 0 || rc == TBT_ENOMEM;
+}
+
+static int session(const char *dir, char *path_out, size_t path_size) {
+  int failures = 0;
+  tbt_writer_options o;
+  tbt_writer_options_init(&o);
+  o.max_queue = 2;
+  o.flush_millis = 600000;
+  tbt_writer *w = NULL;
+  int rc = tbt_writer_open(&w, dir, &o);
+  CHECK(ok_or_oom(rc));
+  if (rc) return 1;
+  snprintf(path_out, path_size, "%s", tbt_writer_path(w));
+  tbt_set_default_writer(w);
+  const char *strs[] = {"a", "bc"};
+  const size_t lens[] = {1, 2};
+  const int64_t dims[] = {2};
+  const double values[] = {1, 2, 3, 5, 8};
+  const int32_t ints[] = {7, -7};
+  int rcs[] = {
+    tbt_scalar("s", 1.5, TBT_STEP(1), "d"),
+    tbt_text("t", strs, lens, 2, dims, 1, TBT_STEP(2), NULL),
+    tbt_histogram("h", values, 5, -1, TBT_STEP(3), NULL),
+    tbt_write("w", TBT_DT_INT32, ints, sizeof ints, dims, 1, TBT_STEP(4), NULL, 0),
+  };
+  for (size_t i = 0; i < sizeof rcs / sizeof rcs[0]; i++) {
+    CHECK(rcs[i] == 1 || rcs[i] == TBT_ENOMEM);
+    failures += rcs[i] != 1;
+  }
+  rc = tbt_trace_on(NULL);
+  CHECK(ok_or_oom(rc));
+  failures += rc != 0;
+  tbt_thread_name("main");
+  TBT_SPAN("step") {
+    TBT_SPAN("load") {}
+    tbt_instant("tick");
+    tbt_counter("depth", 2);
+  }
+  rc = tbt_trace_export("trace", TBT_STEP(5), NULL);
+  CHECK(ok_or_oom(rc) || rc == TBT_ENOTRACE);
+  failures += rc != 0;
+  tbt_trace_off();
+  rc = tbt_writer_close(w);
+  CHECK(ok_or_oom(rc));
+  failures += rc != 0;
+  tbt_set_default_writer(NULL);
+  tbt_writer_free(w);
+  tbt_reader *r = NULL;
+  rc = tbt_reader_open(&r, path_out);
+  CHECK(ok_or_oom(rc));
+  failures += rc != 0;
+  if (rc == 0) {
+    const uint8_t *data;
+    size_t len;
+    uint64_t off;
+    while ((rc = tbt_reader_next(r, &data, &len, &off)) == 0) {
+      char *json = NULL;
+      size_t jl;
+      int jrc = tbt_event_to_json(data, len, &json, &jl);
+      CHECK(ok_or_oom(jrc));
+      failures += jrc != 0;
+      tbt_free(json);
+    }
+    CHECK(rc == TBT_EOF || rc == TBT_ENOMEM);
+    failures += rc != TBT_EOF;
+    tbt_reader_close(r);
+  }
+  return failures;
+}
+
+static void test_out_of_memory_everywhere(void) {
+  char dir[4200], path[4600];
+  snprintf(dir, sizeof dir, "%s", tu_tmpdir("oomall"));
+  tbt_set_allocator(tu_failing_realloc, NULL);
+  int clean = 0;
+  long n = 1;
+  for (; n < 20000 && !clean; n++) {
+    tu_fail_countdown = n;
+    int failures = session(dir, path, sizeof path);
+    clean = tu_fail_countdown > 0;   /* the countdown never ran out: nothing failed */
+    tu_fail_countdown = 0;
+    if (clean) CHECK_EQ_INT(failures, 0);
+  }
+  tbt_set_allocator(NULL, NULL);
+  CHECK(clean);
+  CHECK(n > 10);   /* the session does allocate: the countdown was reached many times */
+  /* The clean run's file: first record, four summaries, the trace's summary. */
+  tu_events r = tu_read_events(path);
+  CHECK(!r.bad);
+  CHECK_EQ_INT(r.n, 6);
+  tu_events_free(&r);
+}
+
 int main(void) {
   test_disk_full();
   test_logdir_deleted();
@@ -573,5 +672,6 @@ int main(void) {
   test_signals();
   test_sigkill();
   test_sigkill_after_idle();
+  test_out_of_memory_everywhere();
   return CHECK_DONE();
 }

@@ -97,8 +97,8 @@ int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_optio
 int tbt_writer_open_noop(tbt_writer **out);
 
 int tbt_writer_is_noop(const tbt_writer *w);
-/* The logdir and current file path (NULL for a no-op writer). Valid until tbt_writer_free, also
-** after the writer moved to a new file. */
+/* The logdir as given and the current file's absolute path (NULL for a no-op writer). Valid
+** until tbt_writer_free, also after the writer moved to a new file. */
 const char *tbt_writer_logdir(const tbt_writer *w);
 const char *tbt_writer_path(const tbt_writer *w);
 

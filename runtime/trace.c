@@ -72,13 +72,6 @@ void tbt_trace_off(void) {
   tbt_trace_end_(0, NULL);
 }
 
-uint32_t tbt_trace_generation_(void) {
-  pthread_mutex_lock(&g_ctl);
-  uint32_t gen = g_on ? tbt_buffers_generation_() : 0;
-  pthread_mutex_unlock(&g_ctl);
-  return gen;
-}
-
 /* gen 0: whatever trace is on. */
 int tbt_trace_end_(uint32_t gen, tbt_trace_stats *final) {
   pthread_mutex_lock(&g_ctl);

@@ -67,13 +67,11 @@ void tbt_rec_counter(uintptr_t track, uint32_t name_id, double value);
 
 /* ------------------------------------------------------------ control (trace.c) */
 
-/* Ends the trace that generation gen (as tbt_trace_generation_ gave it) belongs to, like
-** tbt_trace_off; returns 0 when that trace is no longer on (nothing done). *final (when not
-** NULL) gets the records and drops the trace ended with, counted once recording had switched
-** off, so at most the record each thread was writing at that instant escapes the count. */
+/* Ends the trace of generation gen (a model's, 0 for whichever is on), like tbt_trace_off;
+** returns 0 when that trace is no longer on (nothing done). *final (when not NULL) gets the
+** records and drops the trace ended with, counted once recording had switched off, so only what
+** a thread was writing at that instant (a few records at most) escapes the count. */
 int tbt_trace_end_(uint32_t gen, tbt_trace_stats *final);
-/* The current trace generation (odd while a trace is on). */
-uint32_t tbt_trace_generation_(void);
 
 /* Serializes trace_on/off, stats and snapshots. */
 void tbt_trace_lock_(void);

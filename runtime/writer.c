@@ -52,8 +52,7 @@ struct tbt_writer {
   char *logdir;              /* as given */
   char *dir;                 /* logdir made absolute at open: a later chdir() changes nothing */
   char *suffix;
-  char *path;                /* the current file; atomic, readers may hold an older one */
-  char *abs_path;            /* the same, absolute, for checking that it is still there */
+  char *path;                /* the current file, absolute; atomic, readers may hold an older one */
   int file_lost;             /* the file went away: the next flush with events needs a new one */
   struct old_path *old_paths;   /* earlier files' names, kept so returned pointers stay valid */
   int max_queue;
@@ -145,7 +144,6 @@ static void writer_destroy(tbt_writer *w) {
   }
   tbt_free(w->logdir);
   tbt_free(w->dir);
-  tbt_free(w->abs_path);
   tbt_free(w->suffix);
   tbt_free(w->path);
   tbt_free(w->buf);
@@ -275,18 +273,15 @@ int tbt_writer_open(tbt_writer **out, const char *logdir, const tbt_writer_optio
     writer_destroy(w);
     return TBT_ENOMEM;
   }
-  int rc = open_event_file(w, w->logdir, &w->fd, &w->path);
+  w->dir = absolute(logdir);
+  if (!w->dir) {
+    writer_destroy(w);
+    return TBT_ENOMEM;
+  }
+  int rc = open_event_file(w, w->dir, &w->fd, &w->path);
   if (rc) {
     writer_destroy(w);
     return rc;
-  }
-  w->dir = absolute(logdir);
-  w->abs_path = absolute(w->path);
-  if (!w->dir || !w->abs_path) {
-    close(w->fd);
-    unlink(w->path);
-    writer_destroy(w);
-    return TBT_ENOMEM;
   }
   w->last_flush = w->last_file_check = mono_coarse_ns();
   all_add(w);
@@ -317,7 +312,7 @@ static int file_is_current(const tbt_writer *w) {
   struct stat by_fd, by_path;
   if (fstat(w->fd, &by_fd) != 0) return 1;   /* cannot tell: keep writing where we are */
   if (by_fd.st_nlink == 0) return 0;
-  if (stat(w->abs_path, &by_path) != 0) return errno != ENOENT && errno != ENOTDIR;
+  if (stat(w->path, &by_path) != 0) return errno != ENOENT && errno != ENOTDIR;
   return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
 }
 
@@ -329,10 +324,7 @@ static int reopen_locked(tbt_writer *w) {
   int rc = open_event_file(w, w->dir, &fd, &path);
   if (rc) return rc;
   struct old_path *o = tbt_malloc(sizeof *o);
-  char *abs_path = tbt_strdup(path);
-  if (!o || !abs_path) {
-    tbt_free(o);
-    tbt_free(abs_path);
+  if (!o) {
     close(fd);
     unlink(path);
     tbt_free(path);
@@ -344,8 +336,6 @@ static int reopen_locked(tbt_writer *w) {
   close(w->fd);
   w->fd = fd;
   __atomic_store_n(&w->path, path, __ATOMIC_RELEASE);
-  tbt_free(w->abs_path);
-  w->abs_path = abs_path;
   w->head_sent = 0;
   w->stats.files_reopened++;
   return 0;
@@ -544,27 +534,34 @@ static void close_for_free(tbt_writer *w) {
   if (join) pthread_join(w->timer, NULL);
 }
 
-int tbt_writers_close_all(void) {
-  /* Retained under the list lock so none is freed while being closed. */
+/* A reference to a writer of the list that is still open and not being freed, or NULL. */
+static tbt_writer *next_open_writer(void) {
   pthread_mutex_lock(&g_all_mu);
-  size_t n = 0;
-  for (tbt_writer *w = g_all; w; w = w->all_next) n++;
-  tbt_writer **v = n ? tbt_calloc(n, sizeof *v) : NULL;
-  size_t k = 0;
-  if (v)
-    for (tbt_writer *w = g_all; w; w = w->all_next) v[k++] = tbt_writer_retain(w);
+  tbt_writer *found = NULL;
+  for (tbt_writer *w = g_all; w && !found; w = w->all_next) {
+    if (tbt_writer_is_closed(w)) continue;
+    /* A writer whose count reached 0 is being freed by its last holder: leave it to them. */
+    int refs = __atomic_load_n(&w->refs, __ATOMIC_ACQUIRE);
+    while (refs > 0 && !__atomic_compare_exchange_n(&w->refs, &refs, refs + 1, 0, __ATOMIC_ACQ_REL,
+                                                    __ATOMIC_ACQUIRE)) {
+    }
+    if (refs > 0) found = w;
+  }
   pthread_mutex_unlock(&g_all_mu);
-  if (n && !v) return TBT_ENOMEM;
+  return found;
+}
+
+int tbt_writers_close_all(void) {
   int first = 0;
-  for (size_t i = 0; i < k; i++) {
-    int rc = tbt_writer_close(v[i]);
+  /* Each round closes one writer, so this ends; no lock is held while closing. */
+  for (tbt_writer *w; (w = next_open_writer());) {
+    int rc = tbt_writer_close(w);
     if (rc) {
       if (!first) first = rc;
-      close_for_free(v[i]);
+      close_for_free(w);
     }
-    tbt_writer_free(v[i]);
+    tbt_writer_free(w);
   }
-  tbt_free(v);
   return first;
 }
 

@@ -10,7 +10,8 @@
 
 /* Closes every writer not yet closed: flushes it, ends its timer thread and closes its file,
 ** also when the last flush fails (then its queue is lost and that error returned). Writers stay
-** valid for their holders, who see them closed. Returns 0 or the first error. */
+** valid for their holders, who see them closed; one that its last holder is freeing meanwhile is
+** left to that holder. Returns 0 or the first error. */
 int tbt_writers_close_all(void);
 
 #endif

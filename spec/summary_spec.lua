@@ -293,16 +293,19 @@ describe("record_if", function()
   end)
 
   it("survives a condition that closes its own scope and collects garbage in a coroutine", function()
+    local weak = setmetatable({}, { __mode = "k" })
+    local alive
     local evs = written(function()
       local scope
       scope = tbtrace.record_if(function()
+        weak[coroutine.running()] = true   -- the condition's own thread
         getmetatable(scope).__close(scope)
         coroutine.wrap(function() collectgarbage(); collectgarbage() end)()
-        local t = {}
-        for i = 1, 1000 do t[i] = {} end
+        alive = next(weak) ~= nil          -- still anchored while it runs
         return true
       end)
       assert.is_true(tbtrace.scalar("x", 1, 1))
+      assert.is_true(alive)
       scope = nil
       collectgarbage()
       assert.is_true(tbtrace.should_record_summaries())   -- back to the condition before it

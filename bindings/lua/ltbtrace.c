@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -101,31 +102,38 @@ static int l_crc32c(lua_State *L) {
 ** (lua_close unloads C modules after running finalizers): writers must not outlive it, since
 ** their timer threads run its code, and their queued events would be lost. The guard is a
 ** userdata made before the module table, so its finalizer runs before the unload. */
-#define GUARD_KEY "tbtrace.unload_guard"
-static int g_states;   /* atomic */
+static pthread_mutex_t g_states_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_states;   /* under g_states_mu, so a state opening cannot race the last one closing */
 
 static int guard_gc(lua_State *L) {
   (void)L;
-  if (__atomic_sub_fetch(&g_states, 1, __ATOMIC_ACQ_REL) == 0) {
+  pthread_mutex_lock(&g_states_mu);
+  if (--g_states == 0) {
     int rc = tbt_writers_close_all();
     if (rc) lua_writestringerror("tbtrace: closing writers at exit: %s\n", tbt_strerror(rc));
   }
+  pthread_mutex_unlock(&g_states_mu);
   return 0;
 }
 
+/* Keyed by this copy's own address: another copy of the module in the same state keeps its own. */
 static void guard_unload(lua_State *L) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, GUARD_KEY) != LUA_TNIL) {   /* opened twice */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &g_states) != LUA_TNIL) {   /* opened twice */
     lua_pop(L, 1);
     return;
   }
   lua_pop(L, 1);
   lua_newuserdatauv(L, 0, 0);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &g_states);   /* may raise: before the count changes */
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, guard_gc);
   lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, GUARD_KEY);
-  __atomic_add_fetch(&g_states, 1, __ATOMIC_ACQ_REL);
+  pthread_mutex_lock(&g_states_mu);
+  g_states++;
+  pthread_mutex_unlock(&g_states_mu);
+  lua_setmetatable(L, -2);   /* cannot fail: the guard now counts */
+  lua_pop(L, 1);
 }
 
 __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {

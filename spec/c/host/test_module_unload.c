@@ -10,6 +10,7 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <pthread.h>
 #include <time.h>
 
 static void run(lua_State *L, const char *code) {
@@ -18,6 +19,32 @@ static void run(lua_State *L, const char *code) {
     CHECK(0);
     lua_pop(L, 1);
   }
+}
+
+/* A host thread that uses the module through a state of its own, closes it and exits: its
+** per-thread state is released by destructors in the module's code, after the state is gone. */
+typedef struct job {
+  const char *module_dir, *logdir;
+} job;
+
+static void *thread_session(void *arg) {
+  const job *j = arg;
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  char code[9000];
+  snprintf(code, sizeof code,
+           "package.cpath = '%s/?.so'\n"
+           "local tbtrace = require 'tbtrace'\n"
+           "local w <close> = assert(tbtrace.create_file_writer('%s'))\n"
+           "w:set_as_default(0)\n"
+           "assert(tbtrace.scalar('x', 1, 1))\n"
+           "tbtrace.trace_on()\n"
+           "tbtrace.span('s', function() end)\n"
+           "tbtrace.trace_off()\n",
+           j->module_dir, j->logdir);
+  run(L, code);
+  lua_close(L);
+  return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -44,6 +71,19 @@ int main(int argc, char **argv) {
     struct timespec ts = {0, 200 * 1000000};
     nanosleep(&ts, NULL);
   }
+  /* The thread's session goes to a logdir of its own. */
+  char thread_logdir[4300];
+  snprintf(thread_logdir, sizeof thread_logdir, "%s.thread", logdir);
+  job j = {argv[1], thread_logdir};
+  pthread_t t;
+  CHECK_EQ_INT(pthread_create(&t, NULL, thread_session, &j), 0);
+  pthread_join(t, NULL);
+  struct timespec ts = {0, 50 * 1000000};
+  nanosleep(&ts, NULL);   /* still alive after the thread's destructors ran */
+  const char *tf = tu_event_file(thread_logdir);
+  CHECK(tf != NULL);
+  if (tf) CHECK_EQ_INT(tu_count_records(tf), 2);
+
   /* Two files (one per state), each with its first record and all five scalars. */
   DIR *d = opendir(logdir);
   CHECK(d != NULL);

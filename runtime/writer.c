@@ -442,9 +442,8 @@ int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len) {
     /* The queue is at its cap: only a flush that gets through makes room. */
     rc = flush_locked(w, 0, 0);
     need = w->len + len + TBT_RECORD_OVERHEAD;
-    if (need > w->max_queue_bytes && w->len) {
+    if (need > w->max_queue_bytes && w->len) {   /* only when the flush failed: rc says why */
       w->stats.events_dropped++;
-      if (!rc) rc = TBT_ENOMEM;
       goto out;
     }
   }
@@ -519,9 +518,11 @@ int tbt_writer_close(tbt_writer *w) {
   return rc;
 }
 
-/* Closes even when the last flush fails: the writer is going away and nobody could retry. */
-static void close_for_free(tbt_writer *w) {
-  if (tbt_writer_close(w) == 0) return;
+/* Closes even when the last flush fails: the writer is going away and nobody could retry.
+** Returns what the orderly close said. */
+static int close_for_free(tbt_writer *w) {
+  int rc = tbt_writer_close(w);
+  if (rc == 0) return 0;
   pthread_mutex_lock(&w->mu);
   if (w->fd >= 0) close(w->fd);
   w->fd = -1;
@@ -532,6 +533,7 @@ static void close_for_free(tbt_writer *w) {
   w->timer_started = 0;
   pthread_mutex_unlock(&w->mu);
   if (join) pthread_join(w->timer, NULL);
+  return rc;
 }
 
 /* A reference to a writer of the list that is still open and not being freed, or NULL. */
@@ -555,11 +557,8 @@ int tbt_writers_close_all(void) {
   int first = 0;
   /* Each round closes one writer, so this ends; no lock is held while closing. */
   for (tbt_writer *w; (w = next_open_writer());) {
-    int rc = tbt_writer_close(w);
-    if (rc) {
-      if (!first) first = rc;
-      close_for_free(w);
-    }
+    int rc = close_for_free(w);
+    if (rc && !first) first = rc;
     tbt_writer_free(w);
   }
   return first;

@@ -277,6 +277,17 @@ out:
   return bad;
 }
 
+/* Forks K children running child(i, g, dir, base); each child ends in _exit. */
+typedef void child_fn(int i, gate *g, const char *dir, const char *base);
+static void fork_children(pid_t *pids, child_fn *child, gate *g, const char *dir, const char *base) {
+  fflush(NULL);
+  for (int i = 0; i < K; i++) {
+    pids[i] = fork();
+    if (pids[i] < 0) abort();
+    if (pids[i] == 0) child(i, g, dir, base);
+  }
+}
+
 static void test_same_logdir(void) {
   const char *base0 = tu_tmpdir("multiprocess");
   char base[4096], logdir[4200], root[4300];
@@ -291,12 +302,7 @@ static void test_same_logdir(void) {
   gate g;
   gate_open_pipes(&g);
   pid_t pids[K];
-  fflush(NULL);
-  for (int i = 0; i < K; i++) {
-    pids[i] = fork();
-    if (pids[i] < 0) abort();
-    if (pids[i] == 0) child_same_logdir(i, &g, logdir, base);
-  }
+  fork_children(pids, child_same_logdir, &g, logdir, base);
   time_t t0 = time(NULL);
   gate_parent_release(&g, K, 1);
   CHECK_EQ_INT(wait_children(pids, K), K);
@@ -453,12 +459,7 @@ static void test_same_run_name(void) {
   gate g;
   gate_open_pipes(&g);
   pid_t pids[K];
-  fflush(NULL);
-  for (int i = 0; i < K; i++) {
-    pids[i] = fork();
-    if (pids[i] < 0) abort();
-    if (pids[i] == 0) child_same_run(i, &g, outdir, base);
-  }
+  fork_children(pids, child_same_run, &g, outdir, base);
   gate_parent_release(&g, K, 0);
   CHECK_EQ_INT(wait_children(pids, K), K);
 

@@ -13,12 +13,18 @@
 #include <pthread.h>
 #include <time.h>
 
-static void run(lua_State *L, const char *code) {
+/* A state of its own that loads the module from module_dir, runs body with the global LOGDIR
+** set to logdir, and closes (unloading the module when it is the last). */
+static void session(const char *module_dir, const char *logdir, const char *body) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  char code[9000];
+  snprintf(code, sizeof code, "package.cpath = '%s/?.so'\nLOGDIR = '%s'\n%s", module_dir, logdir, body);
   if (luaL_dostring(L, code) != LUA_OK) {
     fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
     CHECK(0);
-    lua_pop(L, 1);
   }
+  lua_close(L);
 }
 
 /* A host thread that uses the module through a state of its own, closes it and exits: its
@@ -29,21 +35,14 @@ typedef struct job {
 
 static void *thread_session(void *arg) {
   const job *j = arg;
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
-  char code[9000];
-  snprintf(code, sizeof code,
-           "package.cpath = '%s/?.so'\n"
-           "local tbtrace = require 'tbtrace'\n"
-           "local w <close> = assert(tbtrace.create_file_writer('%s'))\n"
-           "w:set_as_default(0)\n"
-           "assert(tbtrace.scalar('x', 1, 1))\n"
-           "tbtrace.trace_on()\n"
-           "tbtrace.span('s', function() end)\n"
-           "tbtrace.trace_off()\n",
-           j->module_dir, j->logdir);
-  run(L, code);
-  lua_close(L);
+  session(j->module_dir, j->logdir,
+          "local tbtrace = require 'tbtrace'\n"
+          "local w <close> = assert(tbtrace.create_file_writer(LOGDIR))\n"
+          "w:set_as_default(0)\n"
+          "assert(tbtrace.scalar('x', 1, 1))\n"
+          "tbtrace.trace_on()\n"
+          "tbtrace.span('s', function() end)\n"
+          "tbtrace.trace_off()\n");
   return NULL;
 }
 
@@ -55,18 +54,11 @@ int main(int argc, char **argv) {
   char logdir[4200];
   snprintf(logdir, sizeof logdir, "%s", tu_tmpdir("unload"));
   for (int round = 0; round < 2; round++) {
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
-    char code[9000];
-    snprintf(code, sizeof code,
-             "package.cpath = '%s/?.so'\n"
-             "local tbtrace = require 'tbtrace'\n"
-             "local w = assert(tbtrace.create_file_writer('%s', {flush_millis = 50, max_queue = 100}))\n"
-             "w:set_as_default(0)\n"
-             "for i = 1, 5 do assert(tbtrace.scalar('x', i, i)) end\n",
-             argv[1], logdir);
-    run(L, code);
-    lua_close(L);
+    session(argv[1], logdir,
+            "local tbtrace = require 'tbtrace'\n"
+            "local w = assert(tbtrace.create_file_writer(LOGDIR, {flush_millis = 50, max_queue = 100}))\n"
+            "w:set_as_default(0)\n"
+            "for i = 1, 5 do assert(tbtrace.scalar('x', i, i)) end\n");
     /* Longer than flush_millis: a timer thread left behind would run by now. */
     struct timespec ts = {0, 200 * 1000000};
     nanosleep(&ts, NULL);

@@ -318,16 +318,6 @@ static void test_sigkill(void) {
   }
 }
 
-/* How many event files dir holds. */
-static int count_event_files(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return -1;
-  int n = 0;
-  for (struct dirent *e; (e = readdir(d));)
-    if (strncmp(e->d_name, "events.out.tfevents.", 20) == 0) n++;
-  closedir(d);
-  return n;
-}
 
 static void rm_rf(const char *dir) {
   DIR *d = opendir(dir);
@@ -362,7 +352,7 @@ static void test_logdir_deleted(void) {
   CHECK_EQ_INT(st.events_pending, 0);
   CHECK(strcmp(tbt_writer_path(w), old) != 0);
   CHECK(strcmp(old_ptr, old) == 0);                  /* an earlier path stays readable */
-  CHECK_EQ_INT(count_event_files(dir), 1);
+  CHECK_EQ_INT(tu_count_tree(dir, "events.out.tfevents."), 1);
   check_step_range(tbt_writer_path(w), 5, 7, 0);
   /* Nothing more happens while the new file stays. */
   CHECK_EQ_INT(tbt_scalar("x", 12, TBT_STEP(12), NULL), 1);
@@ -390,7 +380,7 @@ static void test_logdir_replaced(void) {
   for (int i = 4; i < 10; i++) tbt_scalar("x", i, TBT_STEP(i), NULL);
   CHECK_EQ_INT(tbt_writer_close(w), 0);
   check_step_range(moved_file, 0, 4, 0);
-  CHECK_EQ_INT(count_event_files(dir), 1);
+  CHECK_EQ_INT(tu_count_tree(dir, "events.out.tfevents."), 1);
   check_step_range(tbt_writer_path(w), 4, 6, 0);
   close_writer(w);
   rm_rf(moved);
@@ -446,8 +436,8 @@ static void test_relative_logdir_and_chdir(void) {
   CHECK_EQ_INT(st.files_reopened, 0);
   CHECK_EQ_INT(chdir(base), 0);
   check_steps(tbt_writer_path(w), 3, 0);
-  CHECK_EQ_INT(count_event_files("logs/run"), 1);
-  CHECK_EQ_INT(count_event_files(other), 0);
+  CHECK_EQ_INT(tu_count_tree("logs/run", "events.out.tfevents."), 1);
+  CHECK_EQ_INT(tu_count_tree(other, "events.out.tfevents."), 0);
   CHECK_EQ_INT(chdir(cwd), 0);
   close_writer(w);
 }

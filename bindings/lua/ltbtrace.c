@@ -98,10 +98,11 @@ static int l_crc32c(lua_State *L) {
   return 1;
 }
 
-/* The Lua states that opened the module. When the last one closes, the module may be unloaded
-** (lua_close unloads C modules after running finalizers): writers must not outlive it, since
-** their timer threads run its code, and their queued events would be lost. The guard is a
-** userdata made before the module table, so its finalizer runs before the unload. */
+/* The Lua states that opened the module. When the last one closes, the writers still open are
+** closed: their queued events would be lost when the program ends, and their timer threads would
+** run on with no state left to use them (the module itself stays loaded: it is linked with
+** -z nodelete, see CMakeLists.txt). The guard is a userdata made before the module table, so its
+** finalizer runs after those of the writers' userdata and before lua_close releases the module. */
 static pthread_mutex_t g_states_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_states;   /* under g_states_mu, so a state opening cannot race the last one closing */
 

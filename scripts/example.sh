@@ -1,8 +1,33 @@
 #!/bin/sh
-# Builds tbtrace (installing its Debian packages when missing) and runs the example experiment
-# driver, which writes a TensorBoard logdir (default: logs/example).
+# Builds what the example needs (the Lua module and the tbtrace interpreter, installing their
+# Debian packages when missing) and runs the example experiment driver, which writes a new
+# TensorBoard run folder.
+# Usage: scripts/example.sh [logdir]   (default: logs/example/run-<date>-<time>)
 set -eu
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-logdir=${1:-logs/example}
+scripts/setup.sh build -DBUILD_TESTING=OFF
+
+if [ $# -gt 0 ]; then
+  logdir=$1
+  if [ -d "$logdir" ] && [ -n "$(ls -A "$logdir")" ]; then
+    echo "example: $logdir already holds files; name a new folder (or remove it first)" >&2
+    exit 1
+  fi
+else
+  base=logs/example/run-$(date +%Y%m%d-%H%M%S)
+  logdir=$base
+  n=1
+  while [ -e "$logdir" ]; do n=$((n + 1)); logdir=$base-$n; done
+fi
+
+echo "example: running scripts/examples/experiment.lua into $logdir"
 build/tbtrace scripts/examples/experiment.lua "$logdir"
+parent=$(dirname "$logdir")
+cat <<MSG
+
+Written: $logdir (event files under train/, profile files under train/plugins/profile/).
+Next:
+  build/tbtrace cat $logdir | head        # the events as JSON lines, checksums verified
+  tensorboard --logdir $parent            # every run so far, where TensorBoard is installed
+  https://ui.perfetto.dev                 # open $logdir/train/plugins/profile/*/*.trace.json.gz
+MSG

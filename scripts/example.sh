@@ -25,9 +25,12 @@ build/tbtrace scripts/examples/experiment.lua "$logdir"
 parent=$(dirname "$logdir")
 cat <<MSG
 
-Written: $logdir (event files under train/, profile files under train/plugins/profile/).
+Written: $logdir (events in train/, profile files in train/plugins/profile/)
 Next:
-  build/tbtrace cat $logdir | head        # the events as JSON lines, checksums verified
-  tensorboard --logdir $parent            # every run so far, where TensorBoard is installed
-  https://ui.perfetto.dev                 # open $logdir/train/plugins/profile/*/*.trace.json.gz
+  build/tbtrace cat $logdir
+      prints the events as JSON lines, checking every checksum
+  tensorboard --logdir $parent
+      shows this run next to earlier ones, where TensorBoard is installed
+  https://ui.perfetto.dev
+      opens $logdir/train/plugins/profile/*/*.trace.json.gz as a timeline
 MSG

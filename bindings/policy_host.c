@@ -7,7 +7,6 @@
 */
 #include "tbtrace_policy.h"
 
-#include "alloc.h"
 #include "lpolicy.h"
 
 #include <pthread.h>

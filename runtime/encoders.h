@@ -1,5 +1,5 @@
 /*
-** encoders.h: a trace model (trace_model.h) into the bytes trace_export writes.
+** encoders.h: a trace model (tbt_trace_model, tbtrace_trace.h) into the bytes trace_export writes.
 **
 **   encode_run_metadata.c  tensorflow.RunMetadata: the span graph (GraphDef) and, in the full
 **                          variant, step_stats (one DeviceStepStats per thread)
@@ -19,7 +19,7 @@
 #ifndef TBT_ENCODERS_H
 #define TBT_ENCODERS_H
 
-#include "trace_model.h"
+#include "tbtrace.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -75,7 +75,7 @@ int tbt_write_all(int fd, const void *buf, size_t len, size_t *written) {
 }
 
 void tbt_hostname(char *buf, size_t size) {
-  if (size == 0) return;
+  if (!buf || size == 0) return;
   if (gethostname(buf, size) != 0) buf[0] = '\0';
   buf[size - 1] = '\0';
   if (!buf[0]) {

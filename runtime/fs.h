@@ -1,5 +1,5 @@
 /*
-** fs.h: the few file-system operations the writers share. All return 0 or -errno
+** fs.h: the few file-system operations the writers share (tbt_hostname is public: tbtrace.h). All return 0 or -errno
 ** (TBT_ENOMEM when memory runs out).
 */
 #ifndef TBT_FS_H
@@ -25,8 +25,5 @@ void tbt_io_set_hooks(const tbt_io_hooks *hooks);
 
 /* fsync through the hooks: 0 or -errno. */
 int tbt_fsync(int fd);
-
-/* gethostname, never empty ("localhost" when the system has none). */
-void tbt_hostname(char *buf, size_t size);
 
 #endif

@@ -158,19 +158,35 @@ int tbt_summary_emit_prepared(const char *tag, const Tensorflow__TensorProto *te
   return rc;
 }
 
-int tbt_summary_emit(const char *tag, const Tensorflow__TensorProto *tensor, const char *plugin_name,
-                     const void *content, size_t content_len, const char *description,
-                     tbt_step step) {
-  if (check_tag(tag) || !tensor || !plugin_name) return TBT_EINVAL;
-  if (description && !tbt_utf8_valid(description, strlen(description))) return TBT_EINVAL;
-  if (!tbt_utf8_valid(plugin_name, strlen(plugin_name))) return TBT_EINVAL;
-  int rc = tbt_summary_prepare(&step);
-  if (rc <= 0) return rc;
-  return tbt_summary_emit_prepared(tag, tensor, plugin_name, content, content_len, description, step.step);
-}
-
 static int utf8_or_null(const char *s) {
   return !s || tbt_utf8_valid(s, strlen(s));
+}
+
+int tbt_summary_metadata_encode(const char *plugin_name, const void *content, size_t content_len,
+                                const char *display_name, const char *description,
+                                uint8_t **out, size_t *out_len) {
+  if (!out || !out_len || (!content && content_len)) return TBT_EINVAL;
+  *out = NULL;
+  *out_len = 0;
+  if (!utf8_or_null(plugin_name) || !utf8_or_null(display_name) || !utf8_or_null(description))
+    return TBT_EINVAL;
+  Tensorflow__SummaryMetadata md = TENSORFLOW__SUMMARY_METADATA__INIT;
+  Tensorflow__SummaryMetadata__PluginData pd = TENSORFLOW__SUMMARY_METADATA__PLUGIN_DATA__INIT;
+  if (plugin_name || content) {
+    pd.plugin_name = (char *)(plugin_name ? plugin_name : "");
+    pd.content.data = (uint8_t *)content;
+    pd.content.len = content ? content_len : 0;
+    md.plugin_data = &pd;
+  }
+  if (display_name) md.display_name = (char *)display_name;
+  if (description) md.summary_description = (char *)description;
+  size_t n = tensorflow__summary_metadata__get_packed_size(&md);
+  uint8_t *buf = tbt_malloc(n ? n : 1);
+  if (!buf) return TBT_ENOMEM;
+  tensorflow__summary_metadata__pack(&md, buf);
+  *out = buf;
+  *out_len = n;
+  return 0;
 }
 
 /* Metadata bytes from a caller are checked by parsing them (as TF does) and written as given.

@@ -16,16 +16,10 @@ int tbt_summary_check_strings(const char *tag, const char *description);
 ** whose tensors cost work to build call it first. */
 int tbt_summary_prepare(tbt_step *step);
 
-/* Wraps tensor in Event{wall_time=now, step, summary{value{tag, tensor, metadata}}} and queues it in
-** the calling thread's default writer. metadata carries plugin_name, content (may be NULL/0: absent)
-** and description (NULL: absent). Returns 1 when queued, 0 when not recording (no default writer or
-** the record condition says no; the step is not checked then, as in TF), TBT_ENOSTEP when recording
-** and no step is known, or another negative code. */
-int tbt_summary_emit(const char *tag, const Tensorflow__TensorProto *tensor, const char *plugin_name,
-                     const void *content, size_t content_len, const char *description,
-                     tbt_step step);
-
-/* tbt_summary_emit after tbt_summary_prepare said yes: no checks, step already resolved. */
+/* After tbt_summary_prepare said yes (no checks, step already resolved): wraps tensor in
+** Event{wall_time=now, step, summary{value{tag, tensor, metadata}}} and queues it in the calling
+** thread's default writer. metadata carries plugin_name, content (may be NULL/0: absent) and
+** description (NULL: absent). Returns 1 when queued, or a negative code. */
 int tbt_summary_emit_prepared(const char *tag, const Tensorflow__TensorProto *tensor,
                               const char *plugin_name, const void *content, size_t content_len,
                               const char *description, int64_t step);

@@ -64,6 +64,12 @@ uint32_t tbt_crc32c_unmask(uint32_t masked);
 /* Which implementation tbt_crc32c uses: "sse4.2" or "portable". */
 const char *tbt_crc32c_impl(void);
 
+/* --------------------------------------------------------------- host */
+
+/* gethostname into buf (size bytes, cut to fit), never empty ("localhost" when the system has
+** none): the name profile files and export policies use. */
+void tbt_hostname(char *buf, size_t size);
+
 /* --------------------------------------------------------------- writer */
 
 typedef struct tbt_writer tbt_writer;
@@ -132,6 +138,13 @@ typedef struct tbt_writer_stats {
   uint64_t files_reopened;  /* new files opened after the event file was deleted or replaced */
 } tbt_writer_stats;
 int tbt_writer_get_stats(tbt_writer *w, tbt_writer_stats *out);
+
+/* Closes every writer of the process not yet closed: flushes it, ends its timer thread and closes
+** its file, also when the last flush fails (then its queue is lost and that error returned).
+** Writers stay valid for their holders, who see them closed; one that its last holder is freeing
+** meanwhile is left to that holder. For a host (or a module) about to go away. Returns 0 or the
+** first error. */
+int tbt_writers_close_all(void);
 
 /* ------------------------------------------------ per-thread summary state */
 
@@ -220,6 +233,19 @@ int tbt_write(const char *tag, tbt_dtype dtype, const void *content, size_t cont
 int tbt_write_strings(const char *tag, const char *const *strings, const size_t *lens, size_t n,
                       const int64_t *dims, int ndims, tbt_step step, const void *metadata,
                       size_t metadata_len);
+
+/* A serialized SummaryMetadata for tbt_write: plugin_name with content (content_len bytes, may
+** hold NULs) as its plugin data when either is given, display_name and description when not NULL.
+** The strings must be valid UTF-8 (else TBT_EINVAL). *out is allocated with the library allocator
+** (release it with tbt_free); an empty metadata gives *out_len 0 and a non-NULL *out. */
+int tbt_summary_metadata_encode(const char *plugin_name, const void *content, size_t content_len,
+                                const char *display_name, const char *description,
+                                uint8_t **out, size_t *out_len);
+
+/* 1 when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF),
+** as every tag and description must be: TensorBoard's reader rejects an event holding a string
+** field that is not. NULL s is valid only with len 0. */
+int tbt_utf8_valid(const char *s, size_t len);
 
 /* --------------------------------------------------------------- encoders */
 

@@ -67,6 +67,87 @@ typedef struct tbt_export_result {
 } tbt_export_result;
 const tbt_export_result *tbt_last_export(void);
 
+/* ----------------------------------------------------------- the trace as data */
+
+/* A trace read back as data: what the encoders turn into files, also for a host's own. Times are
+** nanoseconds since the Unix epoch (raw ticks are converted once, when the trace is read). Spans
+** are complete: a span still open when the trace is read is closed then and flagged. */
+typedef struct tbt_model_span {
+  uint32_t name;          /* index into model->names: the span's own name ("load") */
+  uint32_t path;          /* index into model->names: "/"-joined names from the root ("step/load") */
+  uint32_t category;      /* index into model->names; 0 is "" (no category) */
+  int32_t parent;         /* index into the same thread's spans, -1 for a root */
+  uint32_t depth;         /* 0 for a root */
+  uint32_t flags;         /* TBT_SPAN_UNFINISHED, ... */
+  int64_t start_ns;
+  int64_t end_ns;
+} tbt_model_span;
+
+enum { TBT_SPAN_UNFINISHED = 1 };
+
+typedef struct tbt_model_instant {
+  uint32_t name;
+  uint32_t category;
+  int64_t time_ns;
+} tbt_model_instant;
+
+typedef struct tbt_model_counter {
+  uint32_t name;
+  int64_t time_ns;
+  double value;
+} tbt_model_counter;
+
+/* An explicit dependency the user declared: the span at path `from` feeds the span at path `to`
+** (GraphDef input edges). Indices into model->names. */
+typedef struct tbt_model_edge {
+  uint32_t from;
+  uint32_t to;
+} tbt_model_edge;
+
+typedef struct tbt_model_thread {
+  uint64_t tid;            /* OS thread id (gettid) */
+  uint32_t name;           /* index into model->names: thread name, "" when unnamed */
+  tbt_model_span *spans;   /* ordered by start time, parents before children */
+  size_t nspans;
+  tbt_model_instant *instants;
+  size_t ninstants;
+  tbt_model_counter *counters;
+  size_t ncounters;
+} tbt_model_thread;
+
+typedef struct tbt_trace_model {
+  const char **names;      /* interned strings; names[0] is "" */
+  size_t nnames;
+  tbt_model_thread *threads;
+  size_t nthreads;
+  tbt_model_edge *edges;
+  size_t nedges;
+  int64_t start_ns;        /* trace_on time */
+  int64_t end_ns;          /* drain time */
+  uint64_t dropped;        /* records lost to the memory limit */
+  uint64_t records;        /* buffered records the model was made from (every kind) */
+  uint32_t generation;     /* which trace it was taken from (a generation number) */
+  int graph;               /* the trace_on flags */
+  int profiler;
+} tbt_trace_model;
+
+/* Reads everything recorded so far in the current trace, without disturbing it: threads may keep
+** recording meanwhile; what they record after the snapshot started is not taken. Spans still open
+** are closed at the snapshot time and flagged TBT_SPAN_UNFINISHED. Every string in the model is a
+** copy owned by the model, so it outlives trace_off; release it with tbt_trace_model_free.
+** Layout: names[0] is ""; one tbt_model_thread per OS thread that recorded (its main track), plus
+** one per track it recorded on (tbt_track_begin; Lua coroutines), named "<thread name> coroutine
+** <k>" (or "coroutine <k>"), with the same tid; each entry nests on its own. spans are in begin
+** order, which is start order, parents before children; path is the "/"-joined names from that
+** entry's root. Times are made monotonic within a thread (a child never starts before its parent;
+** an end is never before its start). edges are deduplicated, in the order first declared.
+** Returns 0, TBT_ENOTRACE when no trace is on, TBT_EINVAL for NULL, or TBT_ENOMEM (out untouched
+** then). */
+int tbt_trace_snapshot(tbt_trace_model *out);
+
+/* Releases what a snapshot holds and zeroes *m; NULL or a zeroed model is a no-op. */
+void tbt_trace_model_free(tbt_trace_model *m);
+
 /* ----------------------------------------------------------------- names */
 
 /* Interns a name (a span, instant or counter name, or a category) and returns its id (> 0), or 0
@@ -125,6 +206,16 @@ static inline void tbt_instant(const char *name) {
 static inline void tbt_counter(const char *name, double value) {
   if (TBT_TRACE_ACTIVE_()) tbt_counter_(name, value);
 }
+
+/* Tracks: the same records on a track of the caller's choosing. A track is a stack of spans of
+** its own on the calling thread (a Lua coroutine records on one, keyed by its lua_State), shown
+** as its own row of the thread; track 0 is the thread's own, where the functions above record.
+** A switch between tracks costs one record. Check tbt_trace_active_ first, as the inline
+** functions above do. */
+void tbt_track_begin(uintptr_t track, uint32_t name_id, uint32_t category_id);
+void tbt_track_end(uintptr_t track);
+void tbt_track_instant(uintptr_t track, uint32_t name_id, uint32_t category_id);
+void tbt_track_counter(uintptr_t track, uint32_t name_id, double value);
 
 /* Declares that the span named by path `from` feeds the span `to` (a GraphDef input edge);
 ** paths are "/"-joined span names as they appear in the graph. Recorded in the current trace

@@ -23,14 +23,6 @@ static char *g_outdir;
 static int64_t g_start_ns;           /* realtime at trace_on */
 static int64_t g_epoch_offset;       /* realtime - monotonic at trace_on */
 
-void tbt_trace_lock_(void) {
-  pthread_mutex_lock(&g_ctl);
-}
-
-void tbt_trace_unlock_(void) {
-  pthread_mutex_unlock(&g_ctl);
-}
-
 void tbt_trace_options_init(tbt_trace_options *opts) {
   if (!opts) return;
   opts->graph = 1;

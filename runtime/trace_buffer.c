@@ -345,19 +345,19 @@ static inline void rec_counter(uintptr_t track, uint32_t name, double value) {
   atomic_store_explicit(tb->used, pos + 2, memory_order_release);
 }
 
-void tbt_rec_begin(uintptr_t track, uint32_t name_id, uint32_t category_id) {
+void tbt_track_begin(uintptr_t track, uint32_t name_id, uint32_t category_id) {
   rec_begin(track, name_id, category_id);
 }
 
-void tbt_rec_end(uintptr_t track) {
+void tbt_track_end(uintptr_t track) {
   rec_end(track);
 }
 
-void tbt_rec_instant(uintptr_t track, uint32_t name_id, uint32_t category_id) {
+void tbt_track_instant(uintptr_t track, uint32_t name_id, uint32_t category_id) {
   rec_instant(track, name_id, category_id);
 }
 
-void tbt_rec_counter(uintptr_t track, uint32_t name_id, double value) {
+void tbt_track_counter(uintptr_t track, uint32_t name_id, double value) {
   rec_counter(track, name_id, value);
 }
 

@@ -23,7 +23,6 @@
 #define TBT_TRACE_BUFFER_H
 
 #include "tbtrace.h"
-#include "trace_model.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -56,15 +55,6 @@ enum {
 ** a trace holds at most memory_limit / TBT_CHUNK_BYTES chunks. */
 #define TBT_TRACE_DEFAULT_LIMIT ((size_t)256 << 20)
 
-/* ------------------------------------------------------------ recording */
-
-/* The recorders behind the public inline functions, with an explicit track (0 for C code; a
-** Lua coroutine passes its lua_State pointer). Each checks that a trace is on. */
-void tbt_rec_begin(uintptr_t track, uint32_t name_id, uint32_t category_id);
-void tbt_rec_end(uintptr_t track);
-void tbt_rec_instant(uintptr_t track, uint32_t name_id, uint32_t category_id);
-void tbt_rec_counter(uintptr_t track, uint32_t name_id, double value);
-
 /* ------------------------------------------------------------ control (trace.c) */
 
 /* Ends the trace of generation gen (a model's, 0 for whichever is on), like tbt_trace_off;
@@ -72,10 +62,6 @@ void tbt_rec_counter(uintptr_t track, uint32_t name_id, double value);
 ** records and drops the trace ended with, counted once recording had switched off, so only what
 ** a thread was writing at that instant (a few records at most) escapes the count. */
 int tbt_trace_end_(uint32_t gen, tbt_trace_stats *final);
-
-/* Serializes trace_on/off, stats and snapshots. */
-void tbt_trace_lock_(void);
-void tbt_trace_unlock_(void);
 
 /* Called with the trace lock held. start: begins generation for a new trace with this memory
 ** limit (bytes, 0 = default). stop: ends it, returns chunks to the free list, frees the buffers
@@ -89,22 +75,7 @@ void tbt_buffers_stats_(tbt_trace_stats *out);
 ** the current generation. epoch_offset: realtime - monotonic ns sampled at trace_on. */
 int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset);
 
-/* ------------------------------------------------------------ the drain API (for the exporter) */
-
-/* Builds a model of everything recorded so far in the current trace, without disturbing it:
-** threads may keep recording meanwhile; what they record after the snapshot started is not
-** taken. Spans still open are closed at the snapshot time and flagged TBT_SPAN_UNFINISHED.
-** Every string in the model is a copy owned by the model, so it outlives trace_off; release it
-** with tbt_trace_model_free (which frees each names[i] and every array).
-** Model layout: names[0] is ""; one tbt_model_thread per OS thread that recorded (its main
-** track), plus one per Lua coroutine that recorded, named "<thread name> coroutine <k>" (or
-** "coroutine <k>"), with the same tid; each entry nests on its own. spans are in begin order,
-** which is start order, parents before children; path is the "/"-joined names from that entry's
-** root. Times are Unix-epoch ns, made monotonic within a thread (a child never starts before its
-** parent; an end is never before its start). edges are deduplicated, in the order first declared
-** (threads in registration order).
-** Returns 0, TBT_ENOTRACE when no trace is on, or TBT_ENOMEM (out untouched then). */
-int tbt_trace_snapshot(tbt_trace_model *out);
+/* ------------------------------------------------------------ for the exporter */
 
 /* The options the current trace was started with (profiler_outdir is the trace's own copy,
 ** valid until tbt_trace_off; memory_limit is the effective limit). With no trace on: the

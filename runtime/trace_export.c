@@ -25,7 +25,6 @@
 **      in late_records, never silently lost.
 ** Exports are serialized by a process-wide lock.
 */
-#include "tbtrace.h"
 
 #include "alloc.h"
 #include "encoders.h"
@@ -34,7 +33,7 @@
 #include "summary.h"
 #include "tensor.pb-c.h"
 #include "trace_buffer.h"
-#include "trace_model.h"
+#include "tbtrace.h"
 #include "utf8.h"
 
 #include <pthread.h>

@@ -1,9 +1,9 @@
 /*
-** trace_model.c: releasing a drained trace model (see trace_model.h).
+** trace_model.c: releasing a trace model (tbtrace_trace.h).
 */
-#include "trace_model.h"
-
 #include "tbtrace.h"
+
+#include "alloc.h"
 
 #include <string.h>
 

@@ -5,6 +5,7 @@
 #include "utf8.h"
 
 int tbt_utf8_valid(const char *str, size_t len) {
+  if (!str) return len == 0;
   const unsigned char *s = (const unsigned char *)str;
   size_t i = 0;
   while (i < len) {

@@ -5,9 +5,7 @@
 #ifndef TBT_UTF8_H
 #define TBT_UTF8_H
 
-#include <stddef.h>
-
-/* 1 when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-int tbt_utf8_valid(const char *s, size_t len);
+/* tbt_utf8_valid is public (tbtrace.h). */
+#include "tbtrace.h"
 
 #endif

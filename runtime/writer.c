@@ -21,7 +21,6 @@
 #include "event.pb-c.h"
 #include "fs.h"
 #include "record.h"
-#include "writers.h"
 
 #include <errno.h>
 #include <fcntl.h>

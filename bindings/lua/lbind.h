@@ -35,6 +35,7 @@ tbt_writer *tbt_lua_checkwriter(lua_State *L, int arg);
 /* Registration of each part into the module table at the top of the stack. */
 void tbt_lua_open_writer(lua_State *L);
 void tbt_lua_open_summary(lua_State *L);
+void tbt_lua_open_record(lua_State *L);
 void tbt_lua_open_reader(lua_State *L);
 void tbt_lua_open_export(lua_State *L);
 

@@ -1,14 +1,12 @@
 /*
-** ltbtrace.c: the Lua module "tbtrace": entry point and the helpers its parts share.
+** ltbtrace.c: the Lua module "tbtrace": its entry point, which opens each part (lbind.h).
 **
 ** The module takes the Lua API from the interpreter that loads it (it never links liblua), and
 ** luaopen_tbtrace can run any number of times in one state.
 */
 #include "lbind.h"
 
-#include "fs.h"
 #include "ltrace.h"
-#include "writers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,45 +14,6 @@
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
-
-int tbt_lua_fail(lua_State *L, int code) {
-  luaL_pushfail(L);
-  lua_pushstring(L, tbt_strerror(code));
-  lua_pushinteger(L, (code < 0 && code >= TBT_ERRNO_MIN) ? -code : code);
-  return 3;
-}
-
-int tbt_lua_summary_result(lua_State *L, int rc, const char *fname) {
-  if (rc == 1 || rc == 0) {
-    lua_pushboolean(L, rc);
-    return 1;
-  }
-  if (rc < 0 && rc >= TBT_ERRNO_MIN) return tbt_lua_fail(L, rc);
-  if (rc == TBT_ENOSTEP)
-    return luaL_error(L, "No step set via 'step' argument or tbtrace.experimental.set_step()");
-  if (rc == TBT_ECLOSED) return luaL_error(L, "SummaryWriter is already closed");
-  return luaL_error(L, "%s: %s", fname, tbt_strerror(rc));
-}
-
-tbt_step tbt_lua_optstep(lua_State *L, int arg) {
-  tbt_step s = TBT_DEFAULT_STEP;
-  if (lua_isnoneornil(L, arg)) return s;
-  /* Numbers only: TF's step is an int64 tensor, and "5" is no step. */
-  if (lua_type(L, arg) != LUA_TNUMBER) luaL_typeerror(L, arg, "integer");
-  int isint;
-  lua_Integer n = lua_tointegerx(L, arg, &isint);
-  if (!isint) luaL_argerror(L, arg, "step must be an integer");
-  s.has_step = 1;
-  s.step = (int64_t)n;
-  return s;
-}
-
-const char *tbt_lua_checkcstring(lua_State *L, int arg, const char *what) {
-  size_t len;
-  const char *s = luaL_checklstring(L, arg, &len);
-  if (strlen(s) != len) luaL_argerror(L, arg, lua_pushfstring(L, "%s contains a NUL byte", what));
-  return s;
-}
 
 /* The module's parts written in Lua, compiled in by the build (bindings/lua/embed.cmake). */
 extern const char tbt_lua_policy[];
@@ -153,6 +112,7 @@ __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
   lua_setfield(L, -2, "crc32c_impl");
   tbt_lua_open_writer(L);
   tbt_lua_open_summary(L);
+  tbt_lua_open_record(L);
   tbt_lua_open_reader(L);
   tbt_lua_open_trace(L);
   load_embedded(L, tbt_lua_policy, tbt_lua_policy_len, "=tbtrace.policy", "policy");

@@ -11,7 +11,6 @@
 
 #include "lbind.h"
 #include "tbtrace.h"
-#include "trace_buffer.h"
 
 #include <lauxlib.h>
 #include <string.h>
@@ -102,19 +101,19 @@ static int l_span_begin(lua_State *L) {
     lcache *c = CACHE(L);
     uint32_t id = lookup(L, c, 1);
     uint32_t cat = has_cat ? lookup(L, c, 2) : 0;
-    tbt_rec_begin(track_of(L, c), id, cat);
+    tbt_track_begin(track_of(L, c), id, cat);
   }
   return 0;
 }
 
 static int l_span_end(lua_State *L) {
-  if (TBT_TRACE_ACTIVE_()) tbt_rec_end(track_of(L, CACHE(L)));
+  if (TBT_TRACE_ACTIVE_()) tbt_track_end(track_of(L, CACHE(L)));
   return 0;
 }
 
 static int span_finish(lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
-  if (TBT_TRACE_ACTIVE_()) tbt_rec_end(track_of(L, CACHE(L)));
+  if (TBT_TRACE_ACTIVE_()) tbt_track_end(track_of(L, CACHE(L)));
   if (status != LUA_OK && status != LUA_YIELD) return lua_error(L);
   return lua_gettop(L) - 1;
 }
@@ -125,7 +124,7 @@ static int l_span(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   if (TBT_TRACE_ACTIVE_()) {
     lcache *c = CACHE(L);
-    tbt_rec_begin(track_of(L, c), lookup(L, c, 1), 0);
+    tbt_track_begin(track_of(L, c), lookup(L, c, 1), 0);
   }
   int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, span_finish);
   return span_finish(L, status, 0);
@@ -155,7 +154,7 @@ static int l_instant(lua_State *L) {
     lcache *c = CACHE(L);
     uint32_t id = lookup(L, c, 1);
     uint32_t cat = has_cat ? lookup(L, c, 2) : 0;
-    tbt_rec_instant(track_of(L, c), id, cat);
+    tbt_track_instant(track_of(L, c), id, cat);
   }
   return 0;
 }
@@ -165,7 +164,7 @@ static int l_counter(lua_State *L) {
   double v = (double)luaL_checknumber(L, 2);
   if (TBT_TRACE_ACTIVE_()) {
     lcache *c = CACHE(L);
-    tbt_rec_counter(track_of(L, c), lookup(L, c, 1), v);
+    tbt_track_counter(track_of(L, c), lookup(L, c, 1), v);
   }
   return 0;
 }

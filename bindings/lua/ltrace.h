@@ -18,7 +18,7 @@
 #ifndef TBT_LTRACE_H
 #define TBT_LTRACE_H
 
-#include "trace_model.h"
+#include "tbtrace.h"
 
 #include <lua.h>
 

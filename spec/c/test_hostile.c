@@ -258,6 +258,25 @@ static void hostile_basics(void) {
   ROW(tbt_crc32c_unmask, tbt_crc32c_mask(tbt_crc32c_unmask(0)), 0);
   ROWC(tbt_crc32c_impl, strcmp(tbt_crc32c_impl(), "sse4.2") == 0 || strcmp(tbt_crc32c_impl(), "portable") == 0);
   ROWV(tbt_free, tbt_free(NULL));
+
+  char host[64];
+  ROWV(tbt_hostname, tbt_hostname(NULL, sizeof host));
+  host[0] = 'x';
+  ROWV(tbt_hostname, tbt_hostname(host, 0));
+  ROWC(tbt_hostname, host[0] == 'x');   /* size 0: not touched */
+  ROWV(tbt_hostname, tbt_hostname(host, 3));
+  ROWC(tbt_hostname, strlen(host) > 0 && strlen(host) <= 2);
+  ROWV(tbt_hostname, tbt_hostname(host, sizeof host));
+  ROWC(tbt_hostname, strlen(host) > 0);
+
+  ROW(tbt_utf8_valid, tbt_utf8_valid(NULL, 0), 1);
+  ROW(tbt_utf8_valid, tbt_utf8_valid(NULL, 5), 0);
+  ROW(tbt_utf8_valid, tbt_utf8_valid("a\0b\xc3\xa9", 5), 1);   /* NULs are characters too */
+  ROW(tbt_utf8_valid, tbt_utf8_valid("\xc0\x80", 2), 0);         /* overlong */
+  ROW(tbt_utf8_valid, tbt_utf8_valid("\xed\xa0\x80", 3), 0);     /* surrogate */
+  ROW(tbt_utf8_valid, tbt_utf8_valid("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
+  ROW(tbt_utf8_valid, tbt_utf8_valid("\xc3\xa9", 1), 0);          /* cut inside a character */
+  ROW(tbt_utf8_valid, tbt_utf8_valid("\xf0\x9f\x98\x80", 4), 1);
 }
 
 /* ------------------------------------------------------------------ writers */
@@ -700,6 +719,41 @@ static void hostile_write(void) {
   ROW(tbt_write_strings, tbt_write_strings("s", strs, lens, 2, d2, 1, TBT_STEP(1), NULL, 1), TBT_EINVAL);
   ROW(tbt_write_strings, tbt_write_strings("s", strs, lens, 2, d2, 1, TBT_STEP(1), md, mdlen), TBT_EINVAL);
   ROW(tbt_write_strings, tbt_write_strings("s", strs, lens, 2, d2, 40, TBT_STEP(1), NULL, 0), TBT_EINVAL);
+
+  uint8_t *enc = (uint8_t *)"untouched";
+  size_t enclen = 7;
+  ROW(tbt_summary_metadata_encode, tbt_summary_metadata_encode("p", NULL, 0, NULL, NULL, NULL, &enclen), TBT_EINVAL);
+  ROW(tbt_summary_metadata_encode, tbt_summary_metadata_encode("p", NULL, 0, NULL, NULL, &enc, NULL), TBT_EINVAL);
+  ROW(tbt_summary_metadata_encode, tbt_summary_metadata_encode("p", NULL, 5, NULL, NULL, &enc, &enclen), TBT_EINVAL);
+  ROW(tbt_summary_metadata_encode, tbt_summary_metadata_encode("\xff", NULL, 0, NULL, NULL, &enc, &enclen), TBT_EINVAL);
+  ROW(tbt_summary_metadata_encode, tbt_summary_metadata_encode(NULL, NULL, 0, "\xc0\x80", NULL, &enc, &enclen), TBT_EINVAL);
+  ROW(tbt_summary_metadata_encode, tbt_summary_metadata_encode(NULL, NULL, 0, NULL, "\xed\xa0\x80", &enc, &enclen), TBT_EINVAL);
+  ROWC(tbt_summary_metadata_encode, enc == NULL && enclen == 0);   /* cleared on failure */
+  ROW(tbt_summary_metadata_encode, tbt_summary_metadata_encode(NULL, NULL, 0, NULL, NULL, &enc, &enclen), 0);
+  ROWC(tbt_summary_metadata_encode, enc != NULL && enclen == 0);
+  tbt_free(enc);
+  ROW(tbt_summary_metadata_encode, tbt_summary_metadata_encode("pl\xc3\xa9", "a\0b", 3, "dn", "desc", &enc, &enclen), 0);
+  {
+    Tensorflow__SummaryMetadata *smd = tensorflow__summary_metadata__unpack(NULL, enclen, enc);
+    CHECK(smd && smd->plugin_data);
+    if (smd && smd->plugin_data) {
+      CHECK_EQ_STR(smd->plugin_data->plugin_name, "pl\xc3\xa9");
+      CHECK_EQ_U64(smd->plugin_data->content.len, 3);
+      CHECK(memcmp(smd->plugin_data->content.data, "a\0b", 3) == 0);
+      CHECK_EQ_STR(smd->display_name, "dn");
+      CHECK_EQ_STR(smd->summary_description, "desc");
+    }
+    if (smd) tensorflow__summary_metadata__free_unpacked(smd, NULL);
+  }
+  tbt_free(enc);
+  /* Content without a plugin name still makes plugin data (name ""), as TF's proto would. */
+  ROW(tbt_summary_metadata_encode, tbt_summary_metadata_encode(NULL, "", 0, NULL, NULL, &enc, &enclen), 0);
+  {
+    Tensorflow__SummaryMetadata *smd = tensorflow__summary_metadata__unpack(NULL, enclen, enc);
+    CHECK(smd && smd->plugin_data && strcmp(smd->plugin_data->plugin_name, "") == 0);
+    if (smd) tensorflow__summary_metadata__free_unpacked(smd, NULL);
+  }
+  tbt_free(enc);
   open_default("hwrite");
   mdlen = metadata_with_plugin(md, "pl\xc3\xa9", 4);
   ROW(tbt_write, tbt_write("w", TBT_DT_DOUBLE, d, 16, d2, 1, TBT_STEP(INT64_MIN), md, mdlen), 1);
@@ -873,8 +927,18 @@ static void hostile_trace(void) {
   ROWV(tbt_counter_, tbt_counter_(NULL, INFINITY));
   ROWV(tbt_span_depends, tbt_span_depends(NULL, NULL));
   ROWV(tbt_thread_name, tbt_thread_name(NULL));
+  ROWV(tbt_track_begin, tbt_track_begin(UINTPTR_MAX, UINT32_MAX, UINT32_MAX));
+  ROWV(tbt_track_end, tbt_track_end(UINTPTR_MAX));
+  ROWV(tbt_track_instant, tbt_track_instant(0, 0, 0));
+  ROWV(tbt_track_counter, tbt_track_counter(0, 0, NAN));
   tbt_trace_get_stats(&st);
   CHECK_EQ_U64(st.records, 0);
+  tbt_trace_model m;
+  ROW(tbt_trace_snapshot, tbt_trace_snapshot(NULL), TBT_EINVAL);
+  ROW(tbt_trace_snapshot, tbt_trace_snapshot(&m), TBT_ENOTRACE);
+  memset(&m, 0, sizeof m);
+  ROWV(tbt_trace_model_free, tbt_trace_model_free(NULL));
+  ROWV(tbt_trace_model_free, tbt_trace_model_free(&m));   /* a zeroed model */
 
   tbt_trace_options_init(&o);
   o.graph = -7;
@@ -898,6 +962,31 @@ static void hostile_trace(void) {
   ROWV(tbt_span_begin_, tbt_span_begin_("\xed\xa0\x80", NULL));
   ROWV(tbt_span_begin_, tbt_span_begin_(huge, huge));
   ROWV(tbt_instant_id_, tbt_instant_id_(0x0FFFFFFFu, UINT32_MAX));
+  /* Tracks: ends with no begin, ids never interned, a track key that is no pointer. */
+  uint32_t trk = tbt_intern("trk");
+  ROWV(tbt_track_end, tbt_track_end(99));
+  ROWV(tbt_track_begin, tbt_track_begin(99, trk, 0));
+  ROWV(tbt_track_instant, tbt_track_instant(99, 0x0FFFFFFFu, UINT32_MAX));
+  ROWV(tbt_track_counter, tbt_track_counter(99, UINT32_MAX, INFINITY));
+  ROWV(tbt_track_begin, tbt_track_begin(UINTPTR_MAX, 0x0FFFFFFFu, 0x0FFFFFFFu));
+  ROWV(tbt_track_end, tbt_track_end(99));
+  ROWV(tbt_track_end, tbt_track_end(99));
+  ROW(tbt_trace_snapshot, tbt_trace_snapshot(&m), 0);
+  {
+    /* The track's span is on an entry of its own, closed, named as recorded. */
+    int found = 0;
+    for (size_t t = 0; t < m.nthreads; t++)
+      for (size_t i = 0; i < m.threads[t].nspans; i++) {
+        const tbt_model_span *sp = &m.threads[t].spans[i];
+        if (strcmp(m.names[sp->name], "trk") == 0 && !(sp->flags & TBT_SPAN_UNFINISHED) &&
+            sp->depth == 0 && sp->end_ns >= sp->start_ns && strstr(m.names[m.threads[t].name], "coroutine"))
+          found++;
+      }
+    CHECK_EQ_INT(found, 1);
+  }
+  ROWV(tbt_trace_model_free, tbt_trace_model_free(&m));
+  ROWC(tbt_trace_model_free, m.names == NULL && m.nthreads == 0);
+  ROWV(tbt_trace_model_free, tbt_trace_model_free(&m));   /* twice */
   ROWV(tbt_instant_, tbt_instant_("\xff", "\xff"));
   ROWV(tbt_instant_, tbt_instant_(NULL, "cat"));
   ROWV(tbt_counter_id_, tbt_counter_id_(UINT32_MAX, NAN));
@@ -997,6 +1086,23 @@ static void hostile_trace(void) {
   free(huge);
 }
 
+/* Last: it closes every writer of the process. */
+static void hostile_close_all(void) {
+  ROW(tbt_writers_close_all, tbt_writers_close_all(), 0);   /* none open */
+  tbt_writer *a = NULL, *b = NULL;
+  CHECK_EQ_INT(tbt_writer_open(&a, tu_tmpdir("hcloseall"), NULL), 0);
+  CHECK_EQ_INT(tbt_writer_open(&b, tu_tmpdir("hcloseall"), NULL), 0);
+  CHECK_EQ_INT(tbt_writer_close(b), 0);
+  CHECK_EQ_INT(tbt_writer_write_event(a, "\x09\0\0\0\0\0\0\xf0\x3f", 9), 0);
+  ROW(tbt_writers_close_all, tbt_writers_close_all(), 0);
+  ROW(tbt_writers_close_all, tbt_writers_close_all(), 0);   /* twice */
+  CHECK_EQ_INT(tbt_writer_is_closed(a), 1);
+  CHECK_EQ_INT(tbt_writer_write_event(a, "\x09", 1), TBT_ECLOSED);
+  CHECK_EQ_U64(tu_count_records(tbt_writer_path(a)), 2);   /* file_version + the queued event */
+  tbt_writer_free(a);
+  tbt_writer_free(b);
+}
+
 int main(void) {
   hostile_basics();
   hostile_writer();
@@ -1008,6 +1114,7 @@ int main(void) {
   hostile_write();
   hostile_reader();
   hostile_trace();
+  hostile_close_all();
   check_coverage();
   return CHECK_DONE();
 }

@@ -214,7 +214,7 @@ int tbt_image(const char *tag, const uint8_t *pixels, int count, int height, int
 
 /* Audio summaries (plugin "audio", encoding WAV), as tf.summary.audio writes them: a DT_STRING
 ** [k, 2] tensor of (WAV file, label "") rows. samples holds count clips of frames x channels
-** floats in [-1, 1] (clipped), written as 16-bit PCM at sample_rate; the first
+** floats in [-1, 1], written as 16-bit PCM at sample_rate (see tbt_wav_encode); the first
 ** min(count, max_outputs) are written (max_outputs < 0: 3). */
 int tbt_audio(const char *tag, const float *samples, int count, int frames, int channels,
               int sample_rate, int max_outputs, tbt_step step, const char *description);
@@ -253,7 +253,8 @@ int tbt_utf8_valid(const char *s, size_t len);
 ** library allocator; release it with tbt_free. */
 int tbt_png_encode(const uint8_t *pixels, int height, int width, int channels, int level,
                    uint8_t **out, size_t *out_len);
-/* 16-bit PCM WAV of interleaved float samples, clipped to [-1, 1]. */
+/* 16-bit PCM WAV of interleaved float samples, each written as TensorFlow's EncodeWav does:
+** round(x * 32768) (halves away from zero) clamped to [-32768, 32767]; NaN is TBT_EINVAL. */
 int tbt_wav_encode(const float *samples, int frames, int channels, int sample_rate,
                    uint8_t **out, size_t *out_len);
 void tbt_free(void *p);

@@ -1,7 +1,8 @@
 /*
 ** wav.c: WAV encoding of float audio (tbt_wav_encode), for audio summaries: RIFF/WAVE with a PCM
-** fmt chunk, 16 bits per sample, interleaved channels. Samples are clipped to [-1, 1] and scaled
-** by 32767 with rounding to nearest, so -1, 0 and 1 map to -32767, 0 and 32767.
+** fmt chunk, 16 bits per sample, interleaved channels. Samples are scaled as TensorFlow's EncodeWav
+** scales them: round(x * 32768) (halves away from zero) clamped to [-32768, 32767], so -1, 0 and 1
+** map to -32768, 0 and 32767, and anything beyond [-1, 1] to the nearest end.
 */
 #include "tbtrace.h"
 
@@ -52,10 +53,10 @@ int tbt_wav_encode(const float *samples, int frames, int channels, int sample_ra
   le32(wav + 40, (uint32_t)data_len);
   uint8_t *p = wav + 44;
   for (uint64_t i = 0; i < n; i++, p += 2) {
-    float x = samples[i];
-    if (x > 1.0f) x = 1.0f;
-    if (x < -1.0f) x = -1.0f;
-    le16(p, (uint16_t)(int16_t)lrintf(x * 32767.0f));
+    float v = roundf(samples[i] * 32768.0f);   /* infinities stay infinite, then clamp */
+    if (v > 32767.0f) v = 32767.0f;
+    if (v < -32768.0f) v = -32768.0f;
+    le16(p, (uint16_t)(int16_t)v);
   }
   *out = wav;
   *out_len = total;

@@ -605,7 +605,7 @@ case("tbtrace.audio", { ctx = "writer", rows = rows_with(tag_and_step_rows("tbtr
       local vals, shape = wire.tensor_values(value(ev).tensor)
       assert.are.same({ 1, 2 }, shape)
       local a, b, c, d = string.unpack("<i2i2i2i2", vals[1], 45)
-      assert.are.same({ 32767, -32767, 32767, -32767 }, { a, b, c, d })
+      assert.are.same({ 32767, -32768, 32767, -32768 }, { a, b, c, d })
     end), why = "infinities clip to +-1" },
 }) })
 

@@ -249,7 +249,7 @@ describe("image and audio", function()
     assert.are.equal("RIFF", wav:sub(1, 4))
     assert.are.same({ 1, 2, 16000, 64000, 4, 16 }, fields("<I2I2I4I4I2I2", wav, 21))
     assert.are.equal(400, string.unpack("<I4", wav, 41))
-    assert.are.equal(-32767, string.unpack("<i2", wav, 47))   -- second channel of frame 1
+    assert.are.equal(-32768, string.unpack("<i2", wav, 47))   -- second channel of frame 1: TF's -1
   end)
 
   it("rejects bad media", function()

@@ -633,7 +633,7 @@ static void hostile_media(void) {
     CHECK_EQ_INT(wav->len, 44 + 4);
     if (wav->len == 48) {
       CHECK_EQ_INT((int16_t)tu_le(wav->data + 44, 2), 32767);
-      CHECK_EQ_INT((int16_t)tu_le(wav->data + 46, 2), -32767);
+      CHECK_EQ_INT((int16_t)tu_le(wav->data + 46, 2), -32768);
     }
     CHECK_EQ_INT(tu_value(r.ev[5])->tensor->string_val[0].len, 44);
   }
@@ -671,7 +671,7 @@ static void hostile_media(void) {
   CHECK_EQ_INT(n, 44);
   tbt_free(out);
   ROW(tbt_wav_encode, tbt_wav_encode(f, 1, 2, 8000, &out, &n), 0);   /* clipped */
-  CHECK(n == 48 && (int16_t)tu_le(out + 44, 2) == 32767 && (int16_t)tu_le(out + 46, 2) == -32767);
+  CHECK(n == 48 && (int16_t)tu_le(out + 44, 2) == 32767 && (int16_t)tu_le(out + 46, 2) == -32768);
   tbt_free(out);
 }
 

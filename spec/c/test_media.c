@@ -145,7 +145,7 @@ static void test_png(void) {
 }
 
 static void test_wav(void) {
-  float s[] = {0.0f, 1.0f, -1.0f, 0.5f, 2.0f, -3.0f};
+  float s[] = {0.0f, 1.0f, -1.0f, 0.5f, 2.5f / 32768.0f, -3.0f};
   uint8_t *wav;
   size_t len;
   CHECK_EQ_INT(tbt_wav_encode(s, 3, 2, 16000, &wav, &len), 0);
@@ -160,7 +160,8 @@ static void test_wav(void) {
   CHECK_EQ_INT(tu_le(wav + 32, 2), 4);
   CHECK_EQ_INT(tu_le(wav + 34, 2), 16);
   CHECK_EQ_INT(tu_le(wav + 40, 4), 12);
-  int16_t want[] = {0, 32767, -32767, 16384, 32767, -32767};
+  /* TensorFlow's scaling: x * 32768, halves away from zero, clamped. */
+  int16_t want[] = {0, 32767, -32768, 16384, 3, -32768};
   for (int i = 0; i < 6; i++) CHECK_EQ_INT((int16_t)tu_le(wav + 44 + 2 * i, 2), want[i]);
   tbt_free(wav);
   CHECK_EQ_INT(tbt_wav_encode(s, 0, 1, 8000, &wav, &len), 0);

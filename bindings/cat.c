@@ -1,50 +1,28 @@
 /*
-** cat.c: `tbtrace cat FILE|LOGDIR...`: every record of every event file as one JSON line,
-** checksums verified. Directories are searched recursively for files whose name contains
-** "tfevents", in path order.
+** cat.c: `tbtrace cat [--skip-corrupt] [--tag PATTERN] FILE|LOGDIR...`: every record of every event
+** file as one JSON line, checksums verified. Directories are searched recursively for regular files
+** whose name contains "tfevents", in path order.
 */
-#define _GNU_SOURCE   /* nftw */
 #include "cat.h"
 
+#include "event.pb-c.h"
+#include "logdir.h"
 #include "tbtrace.h"
 
-#include <errno.h>
-#include <ftw.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct paths {
-  char **v;
-  size_t n, cap;
-} paths;
+#define TOOL "tbtrace cat"
 
-static paths g_found;
-
-static int add_path(paths *p, const char *s) {
-  if (p->n == p->cap) {
-    size_t cap = p->cap ? p->cap * 2 : 16;
-    char **v = realloc(p->v, cap * sizeof *v);
-    if (!v) return -1;
-    p->v = v;
-    p->cap = cap;
-  }
-  if (!(p->v[p->n] = strdup(s))) return -1;
-  p->n++;
-  return 0;
-}
-
-static int visit(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-  (void)st;
-  if (type == FTW_F && strstr(path + ftw->base, "tfevents")) return add_path(&g_found, path) ? 1 : 0;
-  return 0;
-}
-
-static int by_name(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+typedef struct cat_opts {
+  int skip_corrupt;
+  const char **tags;   /* glob patterns; an event is printed when one of its tags matches one */
+  int ntags;
+} cat_opts;
 
 /* A JSON string of a path (paths are bytes; escape what JSON needs). */
 static void print_json_string(const char *s) {
@@ -58,24 +36,66 @@ static void print_json_string(const char *s) {
   putchar('"');
 }
 
-/* Prints one file; returns 0 when clean, 1 on a bad record, 2 when it cannot be read. */
-static int cat_file(const char *path) {
+/* Whether the event has a summary value whose tag matches one of the patterns. */
+static int tag_matches(const cat_opts *o, const uint8_t *data, size_t len) {
+  Tensorflow__Event *ev = tensorflow__event__unpack(NULL, len, data);
+  if (!ev) return 0;
+  int hit = 0;
+  if (ev->what_case == TENSORFLOW__EVENT__WHAT_SUMMARY && ev->summary) {
+    for (size_t i = 0; i < ev->summary->n_value && !hit; i++) {
+      const char *tag = ev->summary->value[i]->tag;
+      for (int k = 0; k < o->ntags && !hit; k++) hit = tag && fnmatch(o->tags[k], tag, 0) == 0;
+    }
+  }
+  tensorflow__event__free_unpacked(ev, NULL);
+  return hit;
+}
+
+/* Prints one file and counts its records in *nrec; returns 0 when clean, 1 when data was damaged,
+** 2 when it cannot be read. */
+static int cat_file(const char *path, const cat_opts *o, size_t *nrec) {
   tbt_reader *r;
   int rc = tbt_reader_open(&r, path);
   if (rc) {
-    fprintf(stderr, "tbtrace cat: %s: %s\n", path, tbt_strerror(rc));
+    fprintf(stderr, TOOL ": %s: %s\n", path, tbt_strerror(rc));
     return 2;
   }
   const uint8_t *data;
   size_t len;
   uint64_t off;
-  int status = 0;
-  while ((rc = tbt_reader_next(r, &data, &len, &off)) == 0) {
+  int status = 0, good = 0;
+  for (;;) {
+    rc = tbt_reader_next(r, &data, &len, &off);
+    if (rc == TBT_EOF) break;
+    if (rc == TBT_ECORRUPT || rc == TBT_ETRUNCATED) {
+      /* Nothing valid at the start: most likely not an event file at all. */
+      if (!good && off == 0) fprintf(stderr, TOOL ": %s: not a TFRecord file (%s)\n", path, tbt_reader_error(r));
+      else fprintf(stderr, TOOL ": %s: %s\n", path, tbt_reader_error(r));
+      status = 1;
+      if (rc == TBT_ETRUNCATED || !o->skip_corrupt) break;
+      uint64_t next;
+      int src = tbt_reader_skip(r, &next);
+      if (src != 0 && src != TBT_EOF) {
+        fprintf(stderr, TOOL ": %s: %s\n", path, tbt_strerror(src));
+        break;
+      }
+      fprintf(stderr, TOOL ": %s: skipped bytes %" PRIu64 "..%" PRIu64 " (%" PRIu64 " bytes)%s\n", path, off,
+              next, next - off, src == TBT_EOF ? ", to the end of the file" : "");
+      if (src == TBT_EOF) break;
+      continue;
+    }
+    if (rc != 0) {
+      fprintf(stderr, TOOL ": %s: %s\n", path, tbt_reader_error(r));
+      status = 2;
+      break;
+    }
+    good++;
+    if (o->ntags && !tag_matches(o, data, len)) continue;
     char *json;
     size_t n;
     int jrc = tbt_event_to_json(data, len, &json, &n);
     if (jrc) {
-      fprintf(stderr, "tbtrace cat: %s: record at offset %" PRIu64 " is not an Event (%s)\n", path, off,
+      fprintf(stderr, TOOL ": %s: record at offset %" PRIu64 " is not an Event (%s)\n", path, off,
               tbt_strerror(jrc));
       status = 1;
       continue;
@@ -87,62 +107,92 @@ static int cat_file(const char *path) {
     fputs("}\n", stdout);
     tbt_free(json);
   }
-  if (rc != TBT_EOF) {
-    fprintf(stderr, "tbtrace cat: %s: %s\n", path, tbt_reader_error(r));
-    status = 1;
-  }
+  *nrec += (size_t)good;
   tbt_reader_close(r);
   return status;
 }
 
 static void usage(FILE *f) {
-  fputs("usage: tbtrace cat FILE|LOGDIR...\n"
+  fputs("usage: tbtrace cat [--skip-corrupt] [--tag PATTERN]... FILE|LOGDIR...\n"
         "Prints every record of the event files as one JSON object per line:\n"
         "  {\"file\": PATH, \"offset\": N, \"event\": {...}}\n"
-        "A LOGDIR is searched recursively for files whose name contains \"tfevents\".\n"
-        "Exit status: 0 all records read cleanly, 1 a corrupt or truncated record, 2 usage or I/O error.\n",
+        "A LOGDIR is searched recursively for regular files whose name contains \"tfevents\".\n"
+        "  --skip-corrupt   go on past a bad record to the next valid one; each skipped byte range\n"
+        "                   is reported on stderr\n"
+        "  --tag PATTERN    only events with a summary tag matching the glob PATTERN (repeatable)\n"
+        "Exit status: 0 all records read cleanly, 1 damaged data (a corrupt, skipped or truncated\n"
+        "record, or a record that is no Event), 2 usage or I/O error, or a path with no event files.\n",
         f);
 }
 
 int tbt_cat_main(int argc, char **argv) {
-  int first = 1;
-  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+  cat_opts o = {0, NULL, 0};
+  const char **tags = calloc((size_t)argc, sizeof *tags);
+  if (!tags) return 2;
+  o.tags = tags;
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    if (strcmp(a, "--help") == 0) {
+      usage(stdout);
+      free(tags);
+      return 0;
+    }
+    if (strcmp(a, "--skip-corrupt") == 0) {
+      o.skip_corrupt = 1;
+    } else if (strcmp(a, "--tag") == 0 && i + 1 < argc) {
+      tags[o.ntags++] = argv[++i];
+    } else if (strncmp(a, "--tag=", 6) == 0) {
+      tags[o.ntags++] = a + 6;
+    } else {
+      fprintf(stderr, TOOL ": unknown option '%s'\n", a);
+      usage(stderr);
+      free(tags);
+      return 2;
+    }
+  }
+  if (i < argc && strcmp(argv[i], "-h") == 0) {
     usage(stdout);
+    free(tags);
     return 0;
   }
-  if (argc > 1 && strcmp(argv[1], "--") == 0) first = 2;
-  if (first >= argc) {
+  if (i >= argc) {
     usage(stderr);
+    free(tags);
     return 2;
   }
   int status = 0;
-  for (int i = first; i < argc; i++) {
+  for (; i < argc; i++) {
+    tbt_paths found = {0};
     struct stat st;
-    if (stat(argv[i], &st) != 0) {
-      fprintf(stderr, "tbtrace cat: %s: %s\n", argv[i], strerror(errno));
+    int is_dir = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode);
+    if (tbt_logdir_find(TOOL, argv[i], &found) != 0) {
       status = 2;
-      continue;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-      int s = cat_file(argv[i]);
-      if (s > status) status = s;
-      continue;
-    }
-    g_found.n = 0;
-    if (nftw(argv[i], visit, 32, FTW_PHYS) != 0) {
-      fprintf(stderr, "tbtrace cat: %s: cannot walk the directory\n", argv[i]);
+    } else if (found.n == 0) {
+      fprintf(stderr, TOOL ": %s: no event files (files named *tfevents*) under this directory\n", argv[i]);
       status = 2;
     }
-    qsort(g_found.v, g_found.n, sizeof *g_found.v, by_name);
-    for (size_t k = 0; k < g_found.n; k++) {
-      int s = cat_file(g_found.v[k]);
-      if (s > status) status = s;
-      free(g_found.v[k]);
+    size_t nrec = 0;
+    int worst = 0;
+    for (size_t k = 0; k < found.n; k++) {
+      int s = cat_file(found.v[k], &o, &nrec);
+      if (s > worst) worst = s;
     }
+    /* An empty file in a logdir is normal (the profiler's *.profile-empty marker); a path that
+    ** yields no record at all is not what the user asked for. */
+    if (found.n > 0 && nrec == 0 && worst == 0) {
+      fprintf(stderr, is_dir ? TOOL ": %s: no event records in its event files\n" : TOOL ": %s: empty file, no records\n",
+              argv[i]);
+      worst = 2;
+    }
+    if (worst > status) status = worst;
+    tbt_paths_free(&found);
   }
-  free(g_found.v);
-  g_found.v = NULL;
-  g_found.cap = g_found.n = 0;
+  free(tags);
   fflush(stdout);
   return status;
 }

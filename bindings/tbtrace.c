@@ -4,8 +4,12 @@
 **
 **   tbtrace                        interactive REPL (line editing with readline when built with it)
 **   tbtrace script.lua [args...]   run a script; args go to the global `arg` as with lua5.4
-**   tbtrace -e 'stat' / -l mod / -i / -v / -
+**   tbtrace -e 'stat' / -l mod / -i / -v / --version / -
 **   tbtrace cat FILE|LOGDIR...     print event files as JSON lines
+**   tbtrace ls LOGDIR...           what a logdir holds: runs, tags, traces, profiles
+**
+** At the prompt, values are pretty-printed (tables nested to a bounded depth and width) and Tab
+** completes Lua names: globals, keywords, and fields after '.' or ':'.
 */
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +22,7 @@
 #include <lualib.h>
 
 #include "cat.h"
+#include "ls.h"
 #include "tbtrace.h"
 
 #ifdef TBT_USE_READLINE
@@ -208,19 +213,248 @@ static int loadline(lua_State *L) {
   return status;
 }
 
+/* The REPL's printer: returns one string for its arguments, tables rendered as constructors.
+** Bounded: nested tables deeper than MAXDEPTH print as {...}, tables longer than MAXITEMS end in
+** "... (n more)", strings longer than MAXSTR are cut. A rendering wider than a line goes one
+** top-level entry per line. Keys are sorted (numbers, then strings, then the rest) so output is
+** stable. Metamethods are not run except __tostring, and __name names userdata. */
+static const char pretty_src[] =
+  "local MAXDEPTH, MAXITEMS, MAXSTR, WIDTH = 4, 16, 200, 100\n"
+  "local kw = {}\n"
+  "for w in ('and break do else elseif end false for function goto if in local nil not or repeat '\n"
+  "  .. 'return then true until while'):gmatch('%a+') do kw[w] = true end\n"
+  "local function str(s)\n"
+  "  local cut = #s > MAXSTR\n"
+  "  local q = string.format('%q', cut and s:sub(1, MAXSTR) or s):gsub('\\\\\\n', '\\\\n')\n"
+  "  return cut and q .. '...(' .. #s .. ' bytes)' or q\n"
+  "end\n"
+  "local function rank(k)\n"
+  "  local t = type(k)\n"
+  "  return t == 'number' and 1 or t == 'string' and 2 or 3\n"
+  "end\n"
+  "local function before(a, b)\n"
+  "  local ra, rb = rank(a), rank(b)\n"
+  "  if ra ~= rb then return ra < rb end\n"
+  "  if ra == 3 then return tostring(a) < tostring(b) end\n"
+  "  return a < b\n"
+  "end\n"
+  "local render\n"
+  "local function entries(t, depth, seen)\n"
+  "  local out, n = {}, rawlen(t)\n"
+  "  local keys, total = {}, 0\n"
+  "  for k in next, t do\n"
+  "    total = total + 1\n"
+  "    if not (math.type(k) == 'integer' and k >= 1 and k <= n) then keys[#keys + 1] = k end\n"
+  "  end\n"
+  "  table.sort(keys, before)\n"
+  "  for i = 1, n do\n"
+  "    if #out >= MAXITEMS then break end\n"
+  "    out[#out + 1] = render(rawget(t, i), depth + 1, seen)\n"
+  "  end\n"
+  "  for _, k in ipairs(keys) do\n"
+  "    if #out >= MAXITEMS then break end\n"
+  "    local ks\n"
+  "    if type(k) == 'string' and k:match('^[%a_][%w_]*$') and not kw[k] then ks = k\n"
+  "    else ks = '[' .. render(k, MAXDEPTH, seen) .. ']' end\n"
+  "    out[#out + 1] = ks .. ' = ' .. render(rawget(t, k), depth + 1, seen)\n"
+  "  end\n"
+  "  if total > #out then out[#out + 1] = '... (' .. (total - #out) .. ' more)' end\n"
+  "  return out\n"
+  "end\n"
+  "render = function(v, depth, seen)\n"
+  "  local t = type(v)\n"
+  "  if t == 'string' then return str(v) end\n"
+  "  local mt = getmetatable(v)\n"
+  "  if type(mt) == 'table' and rawget(mt, '__tostring') then\n"
+  "    local ok, s = pcall(tostring, v)\n"
+  "    return ok and type(s) == 'string' and s or '<' .. t .. '>'\n"
+  "  end\n"
+  "  if t ~= 'table' then return tostring(v) end\n"
+  "  if seen[v] then return '<cycle>' end\n"
+  "  if depth >= MAXDEPTH then return next(v) == nil and '{}' or '{...}' end\n"
+  "  seen[v] = true\n"
+  "  local out = entries(v, depth, seen)\n"
+  "  seen[v] = nil\n"
+  "  return #out == 0 and '{}' or '{' .. table.concat(out, ', ') .. '}'\n"
+  "end\n"
+  "return function(...)\n"
+  "  local parts = table.pack(...)\n"
+  "  for i = 1, parts.n do\n"
+  "    local v = parts[i]\n"
+  "    if type(v) == 'table' then\n"
+  "      local line = render(v, 0, {})\n"
+  "      if #line > WIDTH and next(v) ~= nil and not (getmetatable(v) or {}).__tostring then\n"
+  "        local seen = {[v] = true}\n"
+  "        line = '{\\n  ' .. table.concat(entries(v, 0, seen), ',\\n  ') .. '\\n}'\n"
+  "      end\n"
+  "      parts[i] = line\n"
+  "    else\n"
+  "      parts[i] = tostring(v)\n"
+  "    end\n"
+  "  end\n"
+  "  return table.concat(parts, '\\t', 1, parts.n)\n"
+  "end\n";
+
+#define PRETTY_KEY "tbtrace.repl_pretty"
+
 static void print_results(lua_State *L) {
   int n = lua_gettop(L);
   if (n == 0) return;
   luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-  lua_getglobal(L, "print");
+  if (lua_getfield(L, LUA_REGISTRYINDEX, PRETTY_KEY) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    if (luaL_loadbuffer(L, pretty_src, sizeof pretty_src - 1, "=repl") != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
+      fprintf(stderr, "%s: %s\n", progname ? progname : "tbtrace", lua_tostring(L, -1));
+      lua_settop(L, 0);
+      return;
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, PRETTY_KEY);
+  }
   lua_insert(L, 1);
-  if (lua_pcall(L, n, 0, 0) != LUA_OK)
-    fprintf(stderr, "%s: error calling 'print' (%s)\n", progname, lua_tostring(L, -1));
+  if (lua_pcall(L, n, 1, 0) != LUA_OK) {
+    fprintf(stderr, "%s: error printing the results (%s)\n", progname ? progname : "tbtrace", lua_tostring(L, -1));
+  } else {
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    fwrite(s, 1, len, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+  }
+  lua_settop(L, 0);
 }
+
+#ifdef TBT_USE_READLINE
+/* ---------------------------------------------------------------- Tab completion */
+
+static const char *const lua_keywords[] = {
+  "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+  "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while", NULL
+};
+
+/* Pushes the table whose fields complete `text[0..len)` (a dotted path of names from the globals),
+** or nothing and returns 0. Only plain lookups: no metamethod runs, except that a value's
+** metatable's __index table (a userdata's methods) is used for what follows ':' or '.'. */
+static int push_scope(lua_State *L, const char *text, size_t len) {
+  lua_pushglobaltable(L);
+  size_t i = 0;
+  while (i < len) {
+    size_t j = i;
+    while (j < len && text[j] != '.' && text[j] != ':') j++;
+    if (lua_type(L, -1) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    lua_pushlstring(L, text + i, j - i);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    i = j + 1;
+  }
+  if (lua_type(L, -1) != LUA_TTABLE) {
+    if (!lua_getmetatable(L, -1)) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    if (lua_type(L, -1) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static char **g_matches;
+static size_t g_nmatches, g_capmatches;
+
+static void add_match(const char *prefix, size_t plen, const char *name, const char *suffix) {
+  if (g_nmatches + 2 > g_capmatches) {
+    size_t cap = g_capmatches ? g_capmatches * 2 : 32;
+    char **m = realloc(g_matches, cap * sizeof *m);
+    if (!m) return;
+    g_matches = m;
+    g_capmatches = cap;
+  }
+  size_t n = plen + strlen(name) + strlen(suffix) + 1;
+  char *s = malloc(n);
+  if (!s) return;
+  snprintf(s, n, "%.*s%s%s", (int)plen, prefix, name, suffix);
+  g_matches[g_nmatches++] = s;
+}
+
+/* Fills g_matches with the completions of text: its scope's string keys starting with the last
+** name in text; a function gets "(" appended, a table "." */
+static void collect(lua_State *L, const char *text) {
+  const char *last = text;
+  for (const char *p = text; *p; p++)
+    if (*p == '.' || *p == ':') last = p + 1;
+  size_t plen = (size_t)(last - text), nlen = strlen(last);
+  int top = lua_gettop(L);
+  if (plen == 0)
+    for (int k = 0; lua_keywords[k]; k++)
+      if (strncmp(lua_keywords[k], last, nlen) == 0) add_match("", 0, lua_keywords[k], " ");
+  if (!lua_checkstack(L, 8) || !push_scope(L, text, plen ? plen - 1 : 0)) {
+    lua_settop(L, top);
+    return;
+  }
+  /* fields of the table, then of tables reached through __index (globals of the REPL, methods) */
+  for (int hops = 0; hops < 4 && lua_type(L, -1) == LUA_TTABLE; hops++) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) == LUA_TSTRING) {
+        const char *k = lua_tostring(L, -2);
+        if (strncmp(k, last, nlen) == 0) {
+          int t = lua_type(L, -1);
+          add_match(text, plen, k, t == LUA_TFUNCTION ? "(" : t == LUA_TTABLE ? "." : "");
+        }
+      }
+      lua_pop(L, 1);
+    }
+    if (!lua_getmetatable(L, -1)) break;
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+  }
+  lua_settop(L, top);
+}
+
+static char *next_match(const char *text, int state) {
+  (void)text;
+  static size_t i;
+  if (state == 0) i = 0;
+  return i < g_nmatches ? strdup(g_matches[i++]) : NULL;
+}
+
+static char **complete(const char *text, int start, int end) {
+  (void)start;
+  (void)end;
+  for (size_t i = 0; i < g_nmatches; i++) free(g_matches[i]);
+  g_nmatches = 0;
+  collect(globalL, text);
+  rl_attempted_completion_over = 1;   /* never file names */
+  rl_completion_append_character = '\0';
+  if (g_nmatches == 0) return NULL;
+  return rl_completion_matches(text, next_match);
+}
+
+static void init_completion(lua_State *L) {
+  globalL = L;
+  rl_readline_name = "tbtrace";
+  rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,+-*/%^~#[]})";
+  rl_attempted_completion_function = complete;
+}
+#endif
 
 static void repl(lua_State *L) {
   const char *old = progname;
   progname = NULL;
+#ifdef TBT_USE_READLINE
+  init_completion(L);
+#endif
   int status;
   while ((status = loadline(L)) != -1) {
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
@@ -245,15 +479,16 @@ static void print_version(void) {
 static void print_usage(void) {
   fprintf(stderr,
           "usage: %s [options] [script [args]]\n"
-          "       %s cat FILE|LOGDIR...\n"
+          "       %s cat [--skip-corrupt] [--tag PATTERN] FILE|LOGDIR...\n"
+          "       %s ls LOGDIR...\n"
           "Available options are:\n"
           "  -e stat   execute string 'stat'\n"
           "  -i        enter interactive mode after executing 'script'\n"
           "  -l mod    require library 'mod' into global 'mod'\n"
-          "  -v        show version information\n"
+          "  -v        show version information (--version: and exit)\n"
           "  --        stop handling options\n"
           "  -         stop handling options and execute stdin\n",
-          progname, progname);
+          progname, progname, progname);
 }
 
 static int pmain(lua_State *L) {
@@ -291,6 +526,10 @@ static int pmain(lua_State *L) {
         print_usage();
         return 0;
       }
+    } else if (strcmp(a, "--version") == 0) {
+      print_version();
+      lua_pushboolean(L, 1);
+      return 1;
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       print_usage();
       lua_pushboolean(L, 1);
@@ -334,6 +573,7 @@ static int pmain(lua_State *L) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "cat") == 0) return tbt_cat_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "ls") == 0) return tbt_ls_main(argc - 1, argv + 1);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);

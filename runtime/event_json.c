@@ -126,10 +126,18 @@ static void put_double(out *o, double v, int is_float) {
     return;
   }
   char buf[40];
-  for (int prec = 1; prec <= 17; prec++) {
+  int prec = 1;
+  for (; prec <= 17; prec++) {
     snprintf(buf, sizeof buf, "%.*g", prec, v);
     double back = strtod(buf, NULL);
     if (is_float ? (float)back == (float)v : back == v) break;
+  }
+  /* Plain digits for magnitudes people read whole (wall times: 1796134980.25, not 1.79613498e+09),
+  ** with the same significant digits. */
+  double a = fabs(v);
+  if (strchr(buf, 'e') && a >= 1 && a < 1e17) {
+    int exp10 = (int)floor(log10(a));
+    snprintf(buf, sizeof buf, "%.*f", prec > exp10 + 1 ? prec - exp10 - 1 : 0, v);
   }
   puts_(o, buf);
 }

@@ -79,6 +79,90 @@ static int fail(tbt_reader *r, int code, const char *fmt, ...) {
   return code;
 }
 
+/* Whether a whole record starts at pos, whose header (both its fields checked) is hdr: 1 yes, 0 no,
+** negative errno on a read error. A record cut short at the end of the file counts as one: the
+** reader resumes there and reports it as truncated. */
+static int record_at(tbt_reader *r, uint64_t pos, const uint8_t *hdr) {
+  uint64_t n = tbt_get_le64(hdr);
+  if (n > MAX_RECORD) return 0;
+  size_t need = (size_t)n + TBT_RECORD_FOOTER;
+  struct stat st;
+  if (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) &&
+      (uint64_t)st.st_size < pos + TBT_RECORD_HEADER + need)
+    return 1;
+  if (need > r->cap) {
+    uint8_t *b = tbt_realloc(r->buf, need);
+    if (!b) return 0;
+    r->buf = b;
+    r->cap = need;
+  }
+  if (fseeko(r->f, (off_t)(pos + TBT_RECORD_HEADER), SEEK_SET) != 0) return -errno;
+  size_t got = fread(r->buf, 1, need, r->f);
+  if (ferror(r->f)) return -EIO;
+  if (got < need) return 1;
+  return tbt_crc32c_mask(tbt_crc32c(0, r->buf, (size_t)n)) == tbt_get_le32(r->buf + n);
+}
+
+#define SKIP_WINDOW 65536
+
+int tbt_reader_skip(tbt_reader *r, uint64_t *next) {
+  if (!r) return TBT_EINVAL;
+  uint8_t *win = tbt_malloc(SKIP_WINDOW);
+  if (!win) return TBT_ENOMEM;
+  uint64_t pos = r->offset + 1;
+  int rc;
+  for (;;) {
+    clearerr(r->f);
+    if (fseeko(r->f, (off_t)pos, SEEK_SET) != 0) {
+      rc = -errno;
+      break;
+    }
+    size_t got = fread(win, 1, SKIP_WINDOW, r->f);
+    if (ferror(r->f)) {
+      rc = -EIO;
+      break;
+    }
+    size_t i = 0;
+    int found = 0;
+    for (; i + TBT_RECORD_HEADER <= got; i++) {
+      if (tbt_crc32c_mask(tbt_crc32c(0, win + i, 8)) != tbt_get_le32(win + i + 8)) continue;
+      int ok = record_at(r, pos + i, win + i);
+      if (ok < 0) {
+        rc = ok;
+        goto out;
+      }
+      if (ok) {
+        found = 1;
+        break;
+      }
+    }
+    if (found) {
+      pos += i;
+      rc = 0;
+      break;
+    }
+    if (got < SKIP_WINDOW) {   /* the last bytes hold no header: the end */
+      pos += got;
+      struct stat st;   /* skipping from the end stays there */
+      if (got == 0 && fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < pos)
+        pos = (uint64_t)st.st_size;
+      rc = TBT_EOF;
+      break;
+    }
+    pos += i;   /* the next window starts where a header could still begin */
+  }
+out:
+  tbt_free(win);
+  if (rc == 0 || rc == TBT_EOF) {
+    r->offset = pos;
+    r->failed = 0;
+    r->error[0] = '\0';
+    if (next) *next = pos;
+  }
+  r->need_seek = 1;
+  return rc;
+}
+
 int tbt_reader_next(tbt_reader *r, const uint8_t **data, size_t *len, uint64_t *offset) {
   if (!r || !data || !len) return TBT_EINVAL;
   uint64_t start = r->offset;

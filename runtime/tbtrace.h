@@ -270,6 +270,11 @@ int tbt_reader_open(tbt_reader **out, const char *path);
 ** Returns 0, TBT_EOF at a clean end, TBT_ETRUNCATED for a partial record at the end, or
 ** TBT_ECORRUPT; after an error *offset is where the bad record starts. */
 int tbt_reader_next(tbt_reader *r, const uint8_t **data, size_t *len, uint64_t *offset);
+/* Goes on past a bad record: looks for the next record whose both checksums hold, starting one byte
+** after the reader's offset (where the failed record starts), and continues from it. Returns 0 with
+** its offset in *next, or TBT_EOF when none follows (*next is then the end of the file; the
+** reader is at its end); negative errno on a read error. next may be NULL. */
+int tbt_reader_skip(tbt_reader *r, uint64_t *next);
 /* A human-readable account of the last error ("length checksum mismatch at offset 123"). */
 const char *tbt_reader_error(const tbt_reader *r);
 void tbt_reader_close(tbt_reader *r);

@@ -811,6 +811,14 @@ static void hostile_reader(void) {
   CHECK_EQ_INT(off, 0);
   ROWC(tbt_reader_error, strstr(tbt_reader_error(r), "length checksum mismatch") != NULL);
   ROWC(tbt_reader_error, strcmp(tbt_reader_error(NULL), "no reader") == 0);
+  uint64_t next = 99;
+  ROW(tbt_reader_skip, tbt_reader_skip(NULL, &next), TBT_EINVAL);
+  CHECK_EQ_INT(next, 99);
+  ROW(tbt_reader_skip, tbt_reader_skip(r, &next), TBT_EOF);   /* nothing valid in the junk */
+  CHECK_EQ_INT(next, 16);
+  ROW(tbt_reader_skip, tbt_reader_skip(r, NULL), TBT_EOF);
+  ROW(tbt_reader_next, tbt_reader_next(r, &data, &len, &off), TBT_EOF);
+  CHECK_EQ_INT(off, 16);
   ROWV(tbt_reader_close, tbt_reader_close(r));
   ROWV(tbt_reader_close, tbt_reader_close(NULL));
 

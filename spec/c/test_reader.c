@@ -262,6 +262,44 @@ static void test_writer_round_trip(void) {
   CHECK(json == NULL);
 }
 
+/* tbt_reader_skip finds the next good record past garbage longer than its read window, ignores a
+** header whose own checksum holds but whose data is bad, and finds a header that straddles two
+** windows. */
+static void test_skip(void) {
+  size_t gap = 65532;   /* puts the good record's header across the first window's end */
+  uint8_t *buf = calloc(1, 21 + gap + 64);
+  size_t n = frame(buf, (const uint8_t *)"hello", 5);
+  CHECK_EQ_INT(n, 21);
+  for (size_t i = 0; i < gap; i++) buf[n + i] = (uint8_t)(i * 7 + 3);
+  /* a header that checks out, over data whose checksum does not */
+  size_t fake = n + 100;
+  frame(buf + fake, (const uint8_t *)"fake!", 5);
+  buf[fake + 12] ^= 0x20;
+  size_t good = n + gap;
+  size_t total = good + frame(buf + good, (const uint8_t *)"world", 5);
+  write_file(path_for("skip"), buf, total);
+  free(buf);
+
+  tbt_reader *r;
+  CHECK_EQ_INT(tbt_reader_open(&r, path_for("skip")), 0);
+  const uint8_t *data;
+  size_t len;
+  uint64_t o, next = 0;
+  CHECK_EQ_INT(tbt_reader_next(r, &data, &len, &o), 0);
+  CHECK_EQ_INT(tbt_reader_next(r, &data, &len, &o), TBT_ECORRUPT);
+  CHECK_EQ_U64(o, 21);
+  CHECK_EQ_INT(tbt_reader_skip(r, &next), 0);
+  CHECK_EQ_U64(next, good);
+  CHECK_EQ_INT(tbt_reader_next(r, &data, &len, &o), 0);
+  CHECK(len == 5 && memcmp(data, "world", 5) == 0);
+  CHECK_EQ_U64(o, good);
+  CHECK_EQ_INT(tbt_reader_next(r, &data, &len, &o), TBT_EOF);
+  /* past the last record there is nothing to find: the end of the file */
+  CHECK_EQ_INT(tbt_reader_skip(r, &next), TBT_EOF);
+  CHECK_EQ_U64(next, total);
+  tbt_reader_close(r);
+}
+
 int main(void) {
   snprintf(g_dir, sizeof g_dir, "%s", tu_tmpdir("reader"));
   mkdir(g_dir, 0777);
@@ -270,5 +308,6 @@ int main(void) {
   test_corruption();
   test_truncation_and_growth();
   test_writer_round_trip();
+  test_skip();
   return CHECK_DONE();
 }

@@ -7,6 +7,7 @@
 */
 #include "tbtrace_policy.h"
 
+#include "lhook.h"
 #include "lpolicy.h"
 
 #include <pthread.h>
@@ -45,8 +46,15 @@ static int ensure_state(void) {
     return TBT_ENOMEM;
   }
   luaL_openlibs(L);
-  if (luaL_loadbuffer(L, tbt_lua_policy, tbt_lua_policy_len, "=tbtrace.policy") != LUA_OK ||
-      lua_pcall(L, 0, 1, 0) != LUA_OK) {
+  lua_newtable(L);   /* what the policy code takes from its host: the hook budget */
+  tbt_lua_open_hooks(L);
+  if (luaL_loadbuffer(L, tbt_lua_policy, tbt_lua_policy_len, "=tbtrace.policy") != LUA_OK) {
+    set_error(lua_tostring(L, -1));
+    lua_close(L);
+    return TBT_EPOLICY;
+  }
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
     set_error(lua_tostring(L, -1));
     lua_close(L);
     return TBT_EPOLICY;

@@ -866,6 +866,22 @@ case("tbtrace.trace_stats", { rows = {
   { A("x"), C(function(res) assert.is_true(res[1].on) end), ctx = "trace" },
 } })
 
+case("tbtrace._budget", { rows = {
+  { A(5), E"bad argument #1 to 'tbtrace._budget' (function expected, got number)" },
+  { A(function() end), E"bad argument #2 to 'tbtrace._budget' (number expected, got no value)" },
+  { A(function() end, 0), E"bad argument #2 to 'tbtrace._budget' (count must be in 1..2^31-1)" },
+  { A(function() end, 2 ^ 40), E"bad argument #2 to 'tbtrace._budget' (count must be in 1..2^31-1)" },
+  { A(function() end, 1.5), E"bad argument #2 to 'tbtrace._budget' (number has no integer representation)" },
+  { A(), R(), why = "none to remove" },
+  { A(function() end, 1000000), C(function(res)
+      assert.are.equal(0, res.n)
+      local f, n = tbtrace._budget()
+      assert.is_function(f)
+      assert.are.equal(1000000, n)
+      assert.is_nil(tbtrace._budget())
+    end), why = "returns the budget it replaces" },
+} })
+
 case("tbtrace._snapshot", { rows = {
   { A(), R(nil, "no trace is on") },
   { A(5), C(function(res) assert.are.equal("table", type(res[1].threads)) end), ctx = "trace" },

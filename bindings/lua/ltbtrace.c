@@ -6,6 +6,7 @@
 */
 #include "lbind.h"
 
+#include "lhook.h"
 #include "ltrace.h"
 
 #include <errno.h>
@@ -115,6 +116,7 @@ __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
   tbt_lua_open_record(L);
   tbt_lua_open_reader(L);
   tbt_lua_open_trace(L);
+  tbt_lua_open_hooks(L);   /* before the policy code, which takes its budget from the module */
   load_embedded(L, tbt_lua_policy, tbt_lua_policy_len, "=tbtrace.policy", "policy");
   tbt_lua_open_export(L);
   return 1;

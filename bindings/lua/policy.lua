@@ -23,7 +23,10 @@ local KNOWN = { extends = true }
 for _, h in ipairs(HOOKS) do KNOWN[h] = true end
 for s in pairs(SETTINGS) do KNOWN[s] = true end
 
-local sethook, gethook, getinfo = debug.sethook, debug.gethook, debug.getinfo
+local getinfo = debug.getinfo
+-- The host (the Lua module, or libtbtrace_policy's state) passes the hook multiplexer's budget:
+-- it shares the thread's hook with tracing and with the user's own debug.sethook.
+local budget = (...)._budget
 
 -- ------------------------------------------------------------------ sandbox
 
@@ -65,17 +68,16 @@ end
 local function bounded(p, what, fn, ...)
   if p.trusted then return pcall(fn, ...) end
   local limit = p.instruction_limit
-  local old = { gethook() }
   tripped = nil
-  sethook(function()
+  local old_fn, old_count = budget(function()
     local at = getinfo(2, "Sl")
     tripped = tripped or string.format("%s exceeded the instruction limit (%d) at %s:%d; endless loop?",
       what, limit, at and at.short_src or "?", at and at.currentline or 0)
-    sethook(function() error(tripped, 0) end, "", 1000)
+    budget(function() error(tripped, 0) end, 1000)
     error(tripped, 0)
-  end, "", limit)
+  end, limit)
   local res = table.pack(pcall(fn, ...))
-  sethook(table.unpack(old, 1, 3))
+  budget(old_fn, old_count)
   tripped = nil
   return table.unpack(res, 1, res.n)
 end

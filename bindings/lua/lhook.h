@@ -1,0 +1,60 @@
+/*
+** lhook.h: one Lua hook shared by everything that needs it in a state.
+**
+** Lua has a single hook per thread (lua_State). The policy sandbox's instruction budget, call
+** tracing and the sampler each want it, and so may the user's own debug.sethook. The multiplexer
+** owns the hook of every thread it is set on and hands each event to the clients that asked for
+** it. Count hooks are shared by counting down each client's own budget.
+**
+** In a state where tbt_lua_open_hooks ran, debug.sethook and debug.gethook are wrapped: a user's
+** hook becomes one more client of that thread, and debug.gethook reports only the user's hook,
+** so tracing starting or stopping never loses or exposes it.
+**
+**   tbtrace._budget(fn, count) -> previous fn, count    (internal, for tbtrace.policy)
+**       calls fn() from a count hook after count instructions of the calling thread, and every
+**       count instructions after that; _budget() removes it.
+*/
+#ifndef TBT_LHOOK_H
+#define TBT_LHOOK_H
+
+#include <lua.h>
+
+/* The clients besides the user's own hooks. */
+enum {
+  TBT_HOOK_BUDGET = 0,   /* the policy sandbox's instruction budget */
+  TBT_HOOK_CALLS = 1,    /* call tracing */
+  TBT_HOOK_SAMPLES = 2,  /* the sampler: run once on the next event after tbt_hook_arm */
+  TBT_HOOK_NCLIENTS = 3
+};
+
+/* Called from the hook with the event's activation record; ud is the client's. May raise. */
+typedef void (*tbt_hook_fn)(lua_State *L, lua_Debug *ar, void *ud);
+
+typedef struct tbt_hookmux tbt_hookmux;
+
+/* Creates the multiplexer of L's state (once per state), wraps debug.sethook/gethook there and
+** adds _budget to the table at the top of the stack (when there is one). Raises on memory
+** errors. */
+void tbt_lua_open_hooks(lua_State *L);
+
+/* The multiplexer of L's state, or NULL when tbt_lua_open_hooks never ran there. */
+tbt_hookmux *tbt_hook_mux(lua_State *L);
+
+/* Sets client's callback with its event mask (LUA_MASKCALL, LUA_MASKRET, LUA_MASKLINE,
+** LUA_MASKCOUNT) and, with LUA_MASKCOUNT, its count. The hook is applied at once to L (the
+** calling thread) and the state's main thread; coroutines created later inherit it, and any
+** other thread picks up a change at its next hook event. */
+void tbt_hook_set(lua_State *L, int client, int mask, int count, tbt_hook_fn fn, void *ud);
+
+/* Removes client; threads drop the events nobody wants any more. */
+void tbt_hook_clear(lua_State *L, int client);
+
+/* Applies the current settings to thread T of L's state (a coroutine made before a client was
+** set, say); L is the running thread. */
+void tbt_hook_apply(lua_State *L, lua_State *T);
+
+/* Async-signal-safe: makes the next event of thread T (the one running on the calling OS thread)
+** call the TBT_HOOK_SAMPLES client once. */
+void tbt_hook_arm(tbt_hookmux *m, lua_State *T);
+
+#endif

@@ -1,0 +1,58 @@
+-- lua_hooks_spec.lua: the hook multiplexer: the policy sandbox's instruction budget and the user's
+-- own debug.sethook share each thread's one Lua hook.
+local tbtrace = require "tbtrace"
+local fs = require "fs"
+
+describe("the hook multiplexer", function()
+  after_each(function() debug.sethook() end)
+
+  it("runs the sandbox budget and a user's count hook together", function()
+    local counted = 0
+    debug.sethook(function(ev) if ev == "count" then counted = counted + 1 end end, "", 1000)
+    local dir = fs.tmpdir("budget")
+    os.execute("mkdir -p '" .. dir .. "'")
+    local path = dir .. "/loop.lua"
+    local f = assert(io.open(path, "w"))
+    f:write("return { name = function() while true do end end }\n")
+    f:close()
+    local P = tbtrace.policy
+    local p = P.load(path, { instruction_limit = 200000 })
+    local before = counted
+    local ok, err = pcall(P.resolve, p, { name = "x", host = "h", pid = 1, time = 0, export_index = 1,
+                                          spans = 0, threads = 1, graph = true, profiler = false })
+    assert.is_false(ok)
+    assert.matches("exceeded the instruction limit %(200000%)", err)
+    -- the user's count hook went on counting through the policy's 200000 instructions
+    assert.is_true(counted - before >= 150, "user count hook ran " .. (counted - before) .. " times")
+    local _, mask, n = debug.gethook()
+    assert.are.equal("", mask)
+    assert.are.equal(1000, n)
+    before = counted
+    for _ = 1, 10000 do end
+    assert.is_true(counted > before, "still counting after the policy")
+  end)
+
+  it("keeps a hook set on another coroutine to that coroutine", function()
+    local seen = {}
+    local co = coroutine.create(function() local x = 1; coroutine.yield(); x = x + 1; return x end)
+    debug.sethook(co, function(ev) seen[#seen + 1] = ev end, "r")
+    assert.is_nil(debug.gethook())
+    assert.are.equal("r", select(2, debug.gethook(co)))
+    coroutine.resume(co)
+    coroutine.resume(co)
+    assert.is_true(#seen >= 1)
+    for _, ev in ipairs(seen) do assert.are.equal("return", ev) end
+    debug.sethook(co)
+    assert.is_nil(debug.gethook(co))
+  end)
+  it("reports no hook to the user when only the budget holds the thread's", function()
+    local fired, seen = 0, false
+    assert.is_nil(tbtrace._budget(function() fired = fired + 1; seen = debug.gethook() end, 10))
+    for _ = 1, 100 do end
+    local _, n = tbtrace._budget()
+    assert.are.equal(10, n)
+    assert.is_true(fired > 0)
+    assert.is_nil(seen)
+    assert.is_nil(debug.gethook())
+  end)
+end)

@@ -11,6 +11,7 @@
 ** on: nothing recorded is lost and the export can be retried.
 */
 #include "lbind.h"
+#include "lcalls.h"
 
 #include "lpolicy.h"
 #include "tbtrace_policy.h"
@@ -102,9 +103,12 @@ static int l_trace_export(lua_State *L) {
   const char *outdir = lua_isnoneornil(L, base + 2) ? NULL : tbt_lua_checkcstring(L, base + 2, "profiler_outdir");
   lua_State *prev = t_exporting;
   t_exporting = L;
+  tbt_lua_calls_pause(L, 1);   /* the export's own calls (policies) are not traced */
   int rc = tbt_trace_export(name, step, outdir);
   t_exporting = prev;
+  tbt_lua_calls_pause(L, 0);
   if (rc) return export_error(L, rc);
+  tbt_lua_calls_stop(L);
   lua_pushboolean(L, 1);
   return 1;
 }

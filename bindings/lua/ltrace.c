@@ -10,6 +10,7 @@
 #include "ltrace.h"
 
 #include "lbind.h"
+#include "lcalls.h"
 #include "tbtrace.h"
 
 #include <lauxlib.h>
@@ -209,7 +210,9 @@ static int opt_bool_arg(lua_State *L, int arg, int dflt) {
 static int l_trace_on(lua_State *L) {
   tbt_trace_options o;
   tbt_trace_options_init(&o);
+  int calls = 0;
   if (lua_type(L, 1) == LUA_TTABLE) {
+    calls = tbt_lua_calls_check(L, 1);
     o.graph = opt_bool_field(L, 1, "graph", 1);
     o.profiler = opt_bool_field(L, 1, "profiler", 0);
     int ty = lua_getfield(L, 1, "profiler_outdir");   /* stays on the stack while used */
@@ -243,12 +246,13 @@ static int l_trace_on(lua_State *L) {
     return 2;
   }
   if (rc < 0) return luaL_error(L, "trace_on: %s", tbt_strerror(rc));
+  if (calls) tbt_lua_calls_start(L);
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int l_trace_off(lua_State *L) {
-  (void)L;
+  tbt_lua_calls_stop(L);
   tbt_trace_off();
   return 0;
 }

@@ -1,0 +1,38 @@
+/*
+** lcalls.h: call tracing: every Lua function call becomes a span, with no change to the code.
+**
+**   tbtrace.trace_on{lua_calls = true}
+**   tbtrace.trace_on{lua_calls = {include = pats, exclude = pats, c_functions = false}}
+**
+** A call is a span named "name (file.lua:line)" (the function's name as its first caller knew it,
+** else "function"; "main chunk" for a chunk; C functions, when asked for, are "name ([C])") in
+** category "lua", on the track of the coroutine that makes it. include/exclude are Lua patterns
+** (a string or a list of them) matched against the function's source ("@file.lua"); a function
+** is traced when it matches an include (or there is none) and no exclude.
+**
+** Frames are matched to their hook events by activation record, so a frame an error unwinds
+** (which gets no return event) is ended at the next event below it; a tail call ends the frame
+** it replaces; a coroutine that dies of an error or is closed has its frames ended when
+** resume/wrap/close returns. Calls are traced in the state that started the trace, in the
+** threads running there and in every coroutine created after that, until the trace ends.
+*/
+#ifndef TBT_LCALLS_H
+#define TBT_LCALLS_H
+
+#include <lua.h>
+
+/* Reads option lua_calls of the trace_on table at index t (raises on a bad one) and keeps it for
+** tbt_lua_calls_start. Returns 1 when call tracing was asked for. */
+int tbt_lua_calls_check(lua_State *L, int t);
+
+/* Starts call tracing in L's state with the options last checked (after tbt_trace_on). */
+void tbt_lua_calls_start(lua_State *L);
+
+/* Stops call tracing in L's state (a no-op when it is off). */
+void tbt_lua_calls_stop(lua_State *L);
+
+/* Pauses (paused = 1) or resumes call tracing in L's state: while an export runs, its own calls
+** are not traced. */
+void tbt_lua_calls_pause(lua_State *L, int paused);
+
+#endif

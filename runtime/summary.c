@@ -114,6 +114,11 @@ static int emit_encoded(const char *tag, const uint8_t *tensor, size_t tensor_le
   return rc ? rc : 1;
 }
 
+int tbt_summary_emit_event(const uint8_t *event, size_t len) {
+  int rc = tbt_writer_write_event(tbt_default_writer(), event, len);
+  return rc ? rc : 1;
+}
+
 /* SummaryMetadata{plugin_data{plugin_name, content}, summary_description}, into buf (which holds
 ** metadata_size(...) bytes). */
 static size_t metadata_size(const char *plugin, size_t content_len, const char *desc) {
@@ -266,9 +271,11 @@ static void init_tensor(Tensorflow__TensorProto *t, int dtype, shape *s) {
 /* The scalar path is the hot one, so its tensor and metadata are written by hand:
 ** TensorProto{dtype: DT_FLOAT, tensor_shape: {}, tensor_content: <4 bytes>}. */
 int tbt_scalar(const char *tag, double value, tbt_step step, const char *description) {
+  int rc = tbt_summary_scoped_tag(&tag, "scalar_summary");
+  if (rc) return rc;
   if (check_tag(tag)) return TBT_EINVAL;
   if (description && !tbt_utf8_valid(description, strlen(description))) return TBT_EINVAL;
-  int rc = tbt_summary_prepare(&step);
+  rc = tbt_summary_prepare(&step);
   if (rc <= 0) return rc;
   float f = (float)value;  /* tf.summary.scalar casts to float32; out-of-range becomes inf */
   uint8_t tensor[10] = {1 << 3 | PB_VARINT, TBT_DT_FLOAT, 2 << 3 | PB_LEN, 0, 4 << 3 | PB_LEN, 4};
@@ -322,6 +329,8 @@ static int emit_strings(const char *tag, const char *const *strings, const size_
 
 int tbt_text(const char *tag, const char *const *strings, const size_t *lens, size_t n,
              const int64_t *dims, int ndims, tbt_step step, const char *description) {
+  int rc = tbt_summary_scoped_tag(&tag, "text_summary");
+  if (rc) return rc;
   return emit_strings(tag, strings, lens, n, dims, ndims, step, "text", description, NULL, 0);
 }
 
@@ -393,13 +402,15 @@ int tbt_histogram_buckets(const double *values, size_t n, int k, double *out) {
 
 int tbt_histogram(const char *tag, const double *values, size_t n, int buckets, tbt_step step,
                   const char *description) {
+  int rc = tbt_summary_scoped_tag(&tag, "histogram_summary");
+  if (rc) return rc;
   if (check_tag(tag) || (n && !values)) return TBT_EINVAL;
   if (description && !tbt_utf8_valid(description, strlen(description))) return TBT_EINVAL;
   int k = buckets < 0 ? 30 : buckets;
   if (k > (1 << 20)) return TBT_ERANGE;
   for (size_t i = 0; i < n; i++)
     if (!isfinite(values[i])) return TBT_EINVAL;
-  int rc = tbt_summary_prepare(&step);   /* the buckets are computed only when they will be written */
+  rc = tbt_summary_prepare(&step);   /* the buckets are computed only when they will be written */
   if (rc <= 0) return rc;
   double *rows = tbt_calloc((size_t)(k ? k : 1) * 3, sizeof *rows);
   if (!rows) return TBT_ENOMEM;

@@ -28,6 +28,15 @@ int tbt_summary_emit_prepared(const char *tag, const Tensorflow__TensorProto *te
 int tbt_summary_emit_raw(const char *tag, const Tensorflow__TensorProto *tensor,
                          const void *metadata, size_t metadata_len, tbt_step step);
 
+/* The tag a scoped summary (scalar, text, histogram, image, audio) is written under: *tag with the
+** open summary scopes in front, or default_name in place of an empty *tag when a scope is open
+** (summary_scope.c). *tag is left alone when no scope is open; otherwise it points to a per-thread
+** buffer valid until the next call. TBT_EINVAL for a NULL *tag, TBT_ENOMEM. */
+int tbt_summary_scoped_tag(const char **tag, const char *default_name);
+
+/* Queues a serialized Event in the default writer (after tbt_summary_prepare said yes). */
+int tbt_summary_emit_event(const uint8_t *event, size_t len);
+
 /* Current wall-clock time in seconds, as Event.wall_time holds it. */
 double tbt_wall_time(void);
 

@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,21 +48,26 @@ static int emit_blobs(const char *tag, uint8_t **blobs, size_t *lens, size_t n, 
   return rc;
 }
 
-int tbt_image(const char *tag, const uint8_t *pixels, int count, int height, int width,
-              int channels, int max_outputs, tbt_step step, const char *description) {
+/* Checks an image batch's arguments (after the tag has its scope). */
+static int check_image(const char *tag, const void *pixels, int count, int height, int width,
+                       int channels, const char *description) {
   if (tbt_summary_check_strings(tag, description)) return TBT_EINVAL;
   if (count < 0 || height <= 0 || width <= 0 || (count > 0 && !pixels)) return TBT_EINVAL;
-  if (channels != 1 && channels != 3 && channels != 4) return TBT_EINVAL;
+  if (channels < 1 || channels > 4) return TBT_EINVAL;
   if ((size_t)height > SIZE_MAX / (size_t)width / (size_t)channels) return TBT_ERANGE;
-  /* Nothing is encoded unless the summary will be written. */
-  int rc = tbt_summary_prepare(&step);
-  if (rc <= 0) return rc;
-  int k = limit(count, max_outputs);
+  /* tbt_png_encode's limit, checked before any pixel is read */
+  if (((size_t)width * (size_t)channels + 1) * (size_t)height > ((size_t)1 << 31)) return TBT_ERANGE;
+  return 0;
+}
+
+/* Encodes the first k images of pixels and emits them (after tbt_summary_prepare). */
+static int emit_images(const char *tag, const uint8_t *pixels, int k, int height, int width,
+                       int channels, tbt_step step, const char *description) {
   size_t image_size = (size_t)height * (size_t)width * (size_t)channels;
   uint8_t **blobs = tbt_calloc((size_t)k + 2, sizeof *blobs);
   size_t *lens = tbt_calloc((size_t)k + 2, sizeof *lens);
   char wbuf[16], hbuf[16];
-  rc = (blobs && lens) ? 0 : TBT_ENOMEM;
+  int rc = (blobs && lens) ? 0 : TBT_ENOMEM;
   if (!rc) {
     snprintf(wbuf, sizeof wbuf, "%d", width);
     snprintf(hbuf, sizeof hbuf, "%d", height);
@@ -84,14 +90,59 @@ int tbt_image(const char *tag, const uint8_t *pixels, int count, int height, int
   return rc;
 }
 
+int tbt_image(const char *tag, const uint8_t *pixels, int count, int height, int width,
+              int channels, int max_outputs, tbt_step step, const char *description) {
+  int rc = tbt_summary_scoped_tag(&tag, "image_summary");
+  if (rc) return rc;
+  rc = check_image(tag, pixels, count, height, width, channels, description);
+  if (rc) return rc;
+  /* Nothing is encoded unless the summary will be written. */
+  rc = tbt_summary_prepare(&step);
+  if (rc <= 0) return rc;
+  return emit_images(tag, pixels, limit(count, max_outputs), height, width, channels, step,
+                     description);
+}
+
+/* tf.image.convert_image_dtype(x, tf.uint8, saturate=True) of a float32 x: scale by 255.5
+** (max + 0.5), clamp to [0, 255], truncate. */
+static uint8_t float_to_u8(float x) {
+  float v = x * 255.5f;
+  if (v <= 0.0f) return 0;
+  if (v >= 255.0f) return 255;
+  return (uint8_t)v;
+}
+
+int tbt_image_float(const char *tag, const float *pixels, int count, int height, int width,
+                    int channels, int max_outputs, tbt_step step, const char *description) {
+  int rc = tbt_summary_scoped_tag(&tag, "image_summary");
+  if (rc) return rc;
+  rc = check_image(tag, pixels, count, height, width, channels, description);
+  if (rc) return rc;
+  size_t image_size = (size_t)height * (size_t)width * (size_t)channels;
+  if (count && image_size > SIZE_MAX / (size_t)count) return TBT_ERANGE;
+  for (size_t i = 0; i < image_size * (size_t)count; i++)
+    if (isnan(pixels[i])) return TBT_EINVAL;
+  rc = tbt_summary_prepare(&step);
+  if (rc <= 0) return rc;
+  int k = limit(count, max_outputs);
+  uint8_t *bytes = tbt_malloc(image_size * (size_t)k + 1);
+  if (!bytes) return TBT_ENOMEM;
+  for (size_t i = 0; i < image_size * (size_t)k; i++) bytes[i] = float_to_u8(pixels[i]);
+  rc = emit_images(tag, bytes, k, height, width, channels, step, description);
+  tbt_free(bytes);
+  return rc;
+}
+
 int tbt_audio(const char *tag, const float *samples, int count, int frames, int channels,
               int sample_rate, int max_outputs, tbt_step step, const char *description) {
+  int rc = tbt_summary_scoped_tag(&tag, "audio_summary");
+  if (rc) return rc;
   if (tbt_summary_check_strings(tag, description)) return TBT_EINVAL;
   if (count < 0 || frames < 0 || channels <= 0 || channels > 65535 || sample_rate <= 0 ||
       (count > 0 && frames > 0 && !samples))
     return TBT_EINVAL;
   if (frames && (size_t)frames > SIZE_MAX / sizeof(float) / (size_t)channels) return TBT_ERANGE;
-  int rc = tbt_summary_prepare(&step);
+  rc = tbt_summary_prepare(&step);
   if (rc <= 0) return rc;
   int k = limit(count, max_outputs);
   size_t clip = (size_t)frames * (size_t)channels;

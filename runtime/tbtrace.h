@@ -207,7 +207,8 @@ int tbt_histogram_buckets(const double *values, size_t n, int k, double *out);
 
 /* Image summaries (plugin "images"), as tf.summary.image writes them: a DT_STRING [2 + k] tensor
 ** holding the width and height as decimal strings, then k PNGs. pixels holds count images of
-** height x width x channels uint8 values, row-major, channels in {1, 3, 4}; the first
+** height x width x channels uint8 values, row-major, channels in 1..4 (grey, grey + alpha, RGB,
+** RGBA); the first
 ** min(count, max_outputs) are written (max_outputs < 0: 3). */
 int tbt_image(const char *tag, const uint8_t *pixels, int count, int height, int width,
               int channels, int max_outputs, tbt_step step, const char *description);
@@ -246,6 +247,141 @@ int tbt_summary_metadata_encode(const char *plugin_name, const void *content, si
 ** as every tag and description must be: TensorBoard's reader rejects an event holding a string
 ** field that is not. NULL s is valid only with len 0. */
 int tbt_utf8_valid(const char *s, size_t len);
+
+/* Images given as floats, as tf.summary.image takes them: each value x becomes the uint8
+** trunc(clamp(x * 255.5, 0, 255)) computed in float (tf.image.convert_image_dtype with saturation),
+** so [0, 1] maps onto 0..255 and values outside are clipped. NaN is TBT_EINVAL. Otherwise as
+** tbt_image (channels in 1..4: grey, grey + alpha, RGB, RGBA). */
+int tbt_image_float(const char *tag, const float *pixels, int count, int height, int width,
+                    int channels, int max_outputs, tbt_step step, const char *description);
+
+/* ---------------------------------------------------------- summary scopes */
+
+/* tf.summary.experimental.summary_scope, per thread. While scopes are open, the tags of
+** tbt_scalar, tbt_text, tbt_histogram, tbt_image(_float) and tbt_audio get the open scopes in
+** front ("outer/inner/loss"), and an empty tag is the op's default name as in TF
+** ("outer/scalar_summary", "text_summary", "histogram_summary", "image_summary",
+** "audio_summary"); outside every scope an empty tag stays TBT_EINVAL. tbt_write, the raw and
+** the fixed-tag summaries below are not prefixed, as tf.summary.write is not.
+** tbt_summary_scope_push opens a scope. Its name (NULL or "": "summary") is what a tag shows;
+** nested scopes see it with every character outside [-_/.A-Za-z0-9] removed ("summary" when
+** nothing is left), as TF names scopes. A name that is not UTF-8 is TBT_EINVAL. */
+int tbt_summary_scope_push(const char *name);
+/* Closes the innermost open scope; nothing when none is open. */
+void tbt_summary_scope_pop(void);
+/* The open scopes joined by "/" ("" when none): the prefix a tag gets, without the last "/".
+** Valid until the next push or pop on this thread. */
+const char *tbt_summary_scope(void);
+/* How many scopes are open on this thread. */
+int tbt_summary_scope_depth(void);
+
+/* ----------------------------------------------------- raw summaries, graphs */
+
+/* tf.summary.experimental.write_raw_pb: each of the n buffers is a serialized Summary message
+** written as the summary of its own Event at step. Every buffer is checked first (it must parse as
+** a Summary, with UTF-8 tags and metadata strings) and nothing is written when one fails
+** (TBT_EINVAL). Tags are written as given. As in TF the step is required (TBT_ENOSTEP) whenever
+** there is a default writer, even with recording off. Returns 1 when written, 0 when not. */
+int tbt_write_raw_pb(const void *const *summaries, const size_t *lens, size_t n, tbt_step step);
+
+/* tf.summary.graph: a serialized GraphDef (checked by parsing) written to Event.graph_def at step
+** 0. Recording off or no default writer: 0. The Graphs dashboard shows the run's latest one. */
+int tbt_graph(const void *graph_def, size_t len);
+
+/* ------------------------------------------------------ custom scalars layout */
+
+/* The custom_scalars plugin's layout summary (tag "custom_scalars__config__", a DT_STRING scalar
+** holding a serialized Layout, step 0): categories of charts. A chart draws every scalar series
+** whose tag matches one of its tags (Python regular expressions, matched at the start of the tag)
+** on one set of axes; or, with margin set, n_margin (value, lower, upper) tag triples as lines with
+** shaded bounds (margin holds 3 * n_margin strings). A chart has tags or margin, not both. */
+typedef struct tbt_chart {
+  const char *title;
+  const char *const *tags;
+  size_t n_tags;
+  const char *const *margin;
+  size_t n_margin;
+} tbt_chart;
+typedef struct tbt_chart_category {
+  const char *title;
+  const tbt_chart *charts;
+  size_t n_charts;
+  int closed;                  /* shown collapsed */
+} tbt_chart_category;
+int tbt_custom_scalars(const tbt_chart_category *categories, size_t n);
+
+/* ------------------------------------------------------------- hparams */
+
+/* The HParams plugin's summaries, as tensorboard.plugins.hparams writes them: each is a Summary
+** value with a fixed tag ("_hparams_/experiment", "_hparams_/session_start_info",
+** "_hparams_/session_end_info"), an empty DT_FLOAT [0] tensor and plugin "hparams" whose content
+** is an HParamsPluginData (version 0), written at step 0 to the default writer. Write the
+** experiment config into the logdir's root run and one session per trial run (a subdirectory). */
+typedef enum tbt_hparam_type {
+  TBT_HPARAM_NUMBER = 1,     /* double: number */
+  TBT_HPARAM_INT = 2,        /* int64: integer (written as a number; hashed as an integer) */
+  TBT_HPARAM_STRING = 3,     /* string: NUL-terminated UTF-8 */
+  TBT_HPARAM_BOOL = 4        /* boolean: 0 or 1 */
+} tbt_hparam_type;
+typedef struct tbt_hparam_value {
+  tbt_hparam_type type;
+  double number;
+  int64_t integer;
+  const char *string;
+  int boolean;
+} tbt_hparam_value;
+
+enum { TBT_DOMAIN_NONE = 0, TBT_DOMAIN_DISCRETE = 1, TBT_DOMAIN_INTERVAL = 2 };
+enum { TBT_DATASET_UNKNOWN = 0, TBT_DATASET_TRAINING = 1, TBT_DATASET_VALIDATION = 2 };
+
+/* A hyperparameter of the experiment. A discrete domain lists values of one kind (numbers and
+** integers count as one), written sorted; an interval is [min_value, max_value] (typed float64,
+** as TensorBoard types integer intervals too). Strings other than name may be NULL. */
+typedef struct tbt_hparam_info {
+  const char *name;
+  const char *display_name;
+  const char *description;
+  int domain;                        /* TBT_DOMAIN_* */
+  const tbt_hparam_value *values;    /* discrete */
+  size_t n_values;
+  double min_value, max_value;       /* interval */
+} tbt_hparam_info;
+
+/* A metric: the tag of a scalar summary, in the trial run's subdirectory group (NULL or "": the
+** trial run itself). */
+typedef struct tbt_metric_info {
+  const char *tag;
+  const char *group;
+  const char *display_name;
+  const char *description;
+  int dataset_type;                  /* TBT_DATASET_* */
+} tbt_metric_info;
+
+/* hp.hparams_config: the experiment's hyperparameters and metrics. time_created_secs 0 leaves
+** the field out, as TensorBoard's default does. */
+int tbt_hparams_config(const tbt_hparam_info *hparams, size_t n_hparams,
+                       const tbt_metric_info *metrics, size_t n_metrics, double time_created_secs);
+
+/* One trial's hyperparameter value. */
+typedef struct tbt_hparam {
+  const char *name;
+  tbt_hparam_value value;
+} tbt_hparam;
+
+/* hp.hparams: a trial starts. Names must be distinct. trial_id (NULL: derived) is the session
+** group name; TensorBoard derives it as the SHA-256 (hex) of the values as Python's
+** json.dumps(sort_keys=True, separators=(",", ":")) writes them, and so does this
+** (tbt_hparams_group_name). start_time_secs <= 0: now. */
+int tbt_hparams_session_start(const tbt_hparam *hparams, size_t n, const char *trial_id,
+                              double start_time_secs);
+int tbt_hparams_group_name(const tbt_hparam *hparams, size_t n, char out[65]);
+
+/* A trial ends with status TBT_HPARAMS_* (SessionEndInfo). end_time_secs <= 0: now. */
+enum {
+  TBT_HPARAMS_UNKNOWN = 0, TBT_HPARAMS_SUCCESS = 1, TBT_HPARAMS_FAILURE = 2,
+  TBT_HPARAMS_RUNNING = 3
+};
+int tbt_hparams_session_end(int status, double end_time_secs);
 
 /* --------------------------------------------------------------- encoders */
 

@@ -601,7 +601,8 @@ static void hostile_media(void) {
   ROW(tbt_image, tbt_image("i", px, -1, 2, 2, 3, -1, TBT_STEP(1), NULL), TBT_EINVAL);
   ROW(tbt_image, tbt_image("i", px, 1, 0, 2, 3, -1, TBT_STEP(1), NULL), TBT_EINVAL);
   ROW(tbt_image, tbt_image("i", px, 1, 2, INT_MIN, 3, -1, TBT_STEP(1), NULL), TBT_EINVAL);
-  ROW(tbt_image, tbt_image("i", px, 1, 2, 2, 2, -1, TBT_STEP(1), NULL), TBT_EINVAL);
+  ROW(tbt_image, tbt_image("i", px, 1, 2, 2, 2, -1, TBT_STEP(1), NULL), 0);   /* grey + alpha; no writer */
+  ROW(tbt_image, tbt_image("i", px, 1, 2, 2, 0, -1, TBT_STEP(1), NULL), TBT_EINVAL);
   ROW(tbt_image, tbt_image("i", px, 1, 2, 2, 5, -1, TBT_STEP(1), NULL), TBT_EINVAL);
   ROW(tbt_image, tbt_image("i", px, 1, 2, 2, 3, -1, TBT_STEP(1), "\xff"), TBT_EINVAL);
   float s[4] = {0, NAN, INFINITY, -INFINITY};
@@ -1111,6 +1112,151 @@ static void hostile_close_all(void) {
   tbt_writer_free(b);
 }
 
+/* The plugin summaries, scopes, raw summaries and graphs. */
+static void hostile_plugins(void) {
+  float fp[8] = {0, 0.5f, 1, 2, -1, INFINITY, -INFINITY, NAN};
+  ROW(tbt_image_float, tbt_image_float(NULL, fp, 1, 1, 1, 1, -1, TBT_STEP(1), NULL), TBT_EINVAL);
+  ROW(tbt_image_float, tbt_image_float("i", NULL, 1, 1, 1, 1, -1, TBT_STEP(1), NULL), TBT_EINVAL);
+  ROW(tbt_image_float, tbt_image_float("i", fp, 1, 1, 1, 0, -1, TBT_STEP(1), NULL), TBT_EINVAL);
+  ROW(tbt_image_float, tbt_image_float("i", fp, 1, 1, 1, 5, -1, TBT_STEP(1), NULL), TBT_EINVAL);
+  ROW(tbt_image_float, tbt_image_float("i", fp, 1, 2, 4, 1, -1, TBT_STEP(1), NULL), TBT_EINVAL);   /* NaN */
+  ROW(tbt_image_float, tbt_image_float("i", fp, 1, INT_MAX, INT_MAX, 4, -1, TBT_STEP(1), NULL), TBT_ERANGE);
+  ROW(tbt_image_float, tbt_image_float("i", fp, 1, 1, 7, 1, -1, TBT_STEP(1), NULL), 0);   /* no writer */
+
+  ROW(tbt_summary_scope_push, tbt_summary_scope_push("\xc0\x80"), TBT_EINVAL);
+  ROWC(tbt_summary_scope_depth, tbt_summary_scope_depth() == 0);
+  ROWC(tbt_summary_scope, strcmp(tbt_summary_scope(), "") == 0);
+  ROWV(tbt_summary_scope_pop, tbt_summary_scope_pop());   /* none open */
+  ROWC(tbt_summary_scope_depth, tbt_summary_scope_depth() == 0);
+  ROW(tbt_summary_scope_push, tbt_summary_scope_push(NULL), 0);
+  ROWC(tbt_summary_scope, strcmp(tbt_summary_scope(), "summary") == 0);
+  ROW(tbt_summary_scope_push, tbt_summary_scope_push("\xe2\x82\xac \t"), 0);   /* nothing kept */
+  ROWC(tbt_summary_scope, strcmp(tbt_summary_scope(), "summary/summary") == 0);
+  char *huge = malloc((1 << 20) + 1);
+  memset(huge, 'h', 1 << 20);
+  huge[1 << 20] = '\0';
+  for (int i = 0; i < 40; i++) ROW(tbt_summary_scope_push, tbt_summary_scope_push(huge), 0);
+  ROWC(tbt_summary_scope_depth, tbt_summary_scope_depth() == 42);
+  ROWC(tbt_summary_scope, strlen(tbt_summary_scope()) == 40 * ((1 << 20) + 1) + 15);
+  for (int i = 0; i < 100; i++) ROWV(tbt_summary_scope_pop, tbt_summary_scope_pop());
+  ROWC(tbt_summary_scope_depth, tbt_summary_scope_depth() == 0);
+
+  uint8_t ok_pb[] = {0x0a, 0x08, 0x0a, 0x01, 'a', 0x15, 0, 0, 0x80, 0x3f};
+  const void *bufs[2] = {ok_pb, "\x0a\x03\x0a\x01\xff"};
+  size_t lens[2] = {sizeof ok_pb, 5};
+  ROW(tbt_write_raw_pb, tbt_write_raw_pb(NULL, lens, 1, TBT_STEP(1)), TBT_EINVAL);
+  ROW(tbt_write_raw_pb, tbt_write_raw_pb(bufs, NULL, 1, TBT_STEP(1)), TBT_EINVAL);
+  ROW(tbt_write_raw_pb, tbt_write_raw_pb(bufs, lens, 2, TBT_STEP(1)), TBT_EINVAL);   /* bad UTF-8 tag */
+  ROW(tbt_write_raw_pb, tbt_write_raw_pb(bufs, lens, 1, TBT_STEP(1)), 0);   /* no writer */
+  ROW(tbt_write_raw_pb, tbt_write_raw_pb(NULL, NULL, 0, TBT_DEFAULT_STEP), 0);
+  const void *nullbuf[1] = {NULL};
+  size_t one[1] = {1};
+  ROW(tbt_write_raw_pb, tbt_write_raw_pb(nullbuf, one, 1, TBT_STEP(1)), TBT_EINVAL);
+  ROW(tbt_graph, tbt_graph(NULL, 3), TBT_EINVAL);
+  ROW(tbt_graph, tbt_graph("\xff\xff", 2), TBT_EINVAL);
+  ROW(tbt_graph, tbt_graph(NULL, 0), 0);   /* no writer */
+
+  tbt_chart chart = {.title = "c", .tags = NULL, .n_tags = 1};
+  tbt_chart_category cat = {.title = "t", .charts = &chart, .n_charts = 1};
+  ROW(tbt_custom_scalars, tbt_custom_scalars(NULL, 1), TBT_EINVAL);
+  ROW(tbt_custom_scalars, tbt_custom_scalars(&cat, 1), TBT_EINVAL);   /* tags NULL */
+  const char *tags[2] = {"a", NULL};
+  chart.tags = tags;
+  chart.n_tags = 2;
+  ROW(tbt_custom_scalars, tbt_custom_scalars(&cat, 1), TBT_EINVAL);   /* a NULL tag */
+  tags[1] = "\xff";
+  ROW(tbt_custom_scalars, tbt_custom_scalars(&cat, 1), TBT_EINVAL);
+  chart.n_tags = 1;
+  chart.n_margin = SIZE_MAX;
+  chart.margin = tags;
+  ROW(tbt_custom_scalars, tbt_custom_scalars(&cat, 1), TBT_EINVAL);
+  chart.n_margin = 0;
+  cat.n_charts = 0;
+  cat.charts = NULL;
+  ROW(tbt_custom_scalars, tbt_custom_scalars(&cat, 1), 0);   /* no writer */
+
+  tbt_hparam_value vals[2] = {{.type = 99}, {.type = TBT_HPARAM_STRING, .string = NULL}};
+  tbt_hparam_info info = {.name = "x", .domain = TBT_DOMAIN_DISCRETE, .values = vals, .n_values = 1};
+  tbt_metric_info metric = {.tag = "m"};
+  ROW(tbt_hparams_config, tbt_hparams_config(NULL, 1, NULL, 0, 0), TBT_EINVAL);
+  ROW(tbt_hparams_config, tbt_hparams_config(NULL, 0, NULL, 1, 0), TBT_EINVAL);
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, NULL, 0, 0), TBT_EINVAL);   /* bad type */
+  info.values = vals + 1;
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, NULL, 0, 0), TBT_EINVAL);   /* NULL string */
+  info.values = NULL;
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, NULL, 0, 0), TBT_EINVAL);
+  info.domain = 7;
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, NULL, 0, 0), TBT_EINVAL);
+  info.domain = TBT_DOMAIN_INTERVAL;
+  info.min_value = NAN;
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, NULL, 0, 0), TBT_EINVAL);
+  info.min_value = -INFINITY;
+  info.max_value = INFINITY;
+  info.name = "";
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, NULL, 0, 0), TBT_EINVAL);
+  info.name = "x";
+  metric.dataset_type = 3;
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, &metric, 1, 0), TBT_EINVAL);
+  metric.dataset_type = 0;
+  metric.tag = NULL;
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, &metric, 1, 0), TBT_EINVAL);
+  metric.tag = "m";
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, &metric, 1, NAN), TBT_EINVAL);
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, &metric, 1, 0), 0);   /* no writer */
+  tbt_hparam hp[2] = {{"a", {.type = TBT_HPARAM_BOOL, .boolean = 2}}, {NULL, {.type = TBT_HPARAM_INT}}};
+  char out[65];
+  ROW(tbt_hparams_session_start, tbt_hparams_session_start(NULL, 1, NULL, 0), TBT_EINVAL);
+  ROW(tbt_hparams_session_start, tbt_hparams_session_start(hp, 1, NULL, 0), TBT_EINVAL);   /* boolean 2 */
+  ROW(tbt_hparams_session_start, tbt_hparams_session_start(hp + 1, 1, NULL, 0), TBT_EINVAL);   /* NULL name */
+  hp[0].value.boolean = 1;
+  ROW(tbt_hparams_session_start, tbt_hparams_session_start(hp, 1, "\xff", 0), TBT_EINVAL);
+  ROW(tbt_hparams_session_start, tbt_hparams_session_start(hp, 1, NULL, NAN), TBT_EINVAL);
+  ROW(tbt_hparams_session_start, tbt_hparams_session_start(hp, 1, NULL, -5), 0);   /* no writer */
+  ROW(tbt_hparams_group_name, tbt_hparams_group_name(hp, 2, out), TBT_EINVAL);
+  ROW(tbt_hparams_group_name, tbt_hparams_group_name(hp, 1, NULL), TBT_EINVAL);
+  ROW(tbt_hparams_group_name, tbt_hparams_group_name(hp, 1, out), 0);
+  CHECK_EQ_STR(out, "5daa0644c4a1c43ea018f7f1ef2944b90e0165ef1f2d5669ca89e5d4f69ac597");
+  ROW(tbt_hparams_session_end, tbt_hparams_session_end(-1, 0), TBT_EINVAL);
+  ROW(tbt_hparams_session_end, tbt_hparams_session_end(4, 0), TBT_EINVAL);
+  ROW(tbt_hparams_session_end, tbt_hparams_session_end(1, NAN), TBT_EINVAL);
+  ROW(tbt_hparams_session_end, tbt_hparams_session_end(1, 0), 0);   /* no writer */
+
+  /* with a writer: what is accepted is written */
+  open_default("hplugins");
+  ROW(tbt_image_float, tbt_image_float("i", fp, 1, 1, 7, 1, -1, TBT_STEP(1), NULL), 1);
+  ROW(tbt_image_float, tbt_image_float("i", fp, 1, 1, 2, 2, -1, TBT_STEP(1), NULL), 1);
+  int64_t had_step;
+  int has_step = tbt_get_step(&had_step);
+  tbt_unset_step();
+  ROW(tbt_write_raw_pb, tbt_write_raw_pb(bufs, lens, 1, TBT_DEFAULT_STEP), TBT_ENOSTEP);
+  if (has_step) tbt_set_step(had_step);
+  ROW(tbt_write_raw_pb, tbt_write_raw_pb(bufs, lens, 1, TBT_STEP(INT64_MIN)), 1);
+  ROW(tbt_graph, tbt_graph(NULL, 0), 1);
+  ROW(tbt_custom_scalars, tbt_custom_scalars(NULL, 0), 1);
+  ROW(tbt_hparams_config, tbt_hparams_config(&info, 1, &metric, 1, 0), 1);   /* an infinite interval */
+  ROW(tbt_hparams_session_start, tbt_hparams_session_start(NULL, 0, "", 1e300), 1);
+  ROW(tbt_hparams_session_end, tbt_hparams_session_end(TBT_HPARAMS_RUNNING, -1), 1);
+  ROW(tbt_summary_scope_push, tbt_summary_scope_push(huge), 0);
+  ROW(tbt_scalar, tbt_scalar("", 1, TBT_STEP(1), NULL), 1);
+  ROWV(tbt_summary_scope_pop, tbt_summary_scope_pop());
+  tu_events r = read_default();
+  CHECK_EQ_INT(r.n, 10);
+  if (r.n == 10) {
+    CHECK_EQ_INT(tu_value(r.ev[1])->tensor->n_string_val, 3);
+    CHECK_EQ_INT(r.ev[3]->step, INT64_MIN);
+    CHECK_EQ_INT(r.ev[4]->what_case, TENSORFLOW__EVENT__WHAT_GRAPH_DEF);
+    CHECK_EQ_INT(r.ev[4]->graph_def.len, 0);
+    CHECK_EQ_STR(tu_value(r.ev[5])->tag, "custom_scalars__config__");
+    CHECK_EQ_STR(tu_value(r.ev[6])->tag, "_hparams_/experiment");
+    CHECK_EQ_STR(tu_value(r.ev[7])->tag, "_hparams_/session_start_info");
+    CHECK_EQ_STR(tu_value(r.ev[8])->tag, "_hparams_/session_end_info");
+    CHECK_EQ_INT(strlen(tu_value(r.ev[9])->tag), (1 << 20) + strlen("/scalar_summary"));
+  }
+  tu_events_free(&r);
+  close_default();
+  free(huge);
+}
+
 int main(void) {
   hostile_basics();
   hostile_writer();
@@ -1122,6 +1268,7 @@ int main(void) {
   hostile_write();
   hostile_reader();
   hostile_trace();
+  hostile_plugins();
   hostile_close_all();
   check_coverage();
   return CHECK_DONE();

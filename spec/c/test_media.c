@@ -184,7 +184,7 @@ static void test_summaries(void) {
   CHECK_EQ_INT(tbt_image("img", &px[0][0][0][0], 5, 2, 3, 3, -1, TBT_STEP(4), "pics"), 1);
   float clip[2][4] = {{0, 0.5f, -0.5f, 1}, {1, 1, 1, 1}};
   CHECK_EQ_INT(tbt_audio("snd", &clip[0][0], 2, 4, 1, 8000, 1, TBT_STEP(5), NULL), 1);
-  CHECK_EQ_INT(tbt_image("bad", &px[0][0][0][0], 1, 2, 3, 2, -1, TBT_STEP(4), NULL), TBT_EINVAL);
+  CHECK_EQ_INT(tbt_image("bad", &px[0][0][0][0], 1, 2, 3, 5, -1, TBT_STEP(4), NULL), TBT_EINVAL);
   CHECK_EQ_INT(tbt_audio("bad", &clip[0][0], 1, 4, 1, 0, -1, TBT_STEP(4), NULL), TBT_EINVAL);
   tbt_writer_close(w);
   tu_events r = tu_read_events(tbt_writer_path(w));
@@ -228,6 +228,54 @@ static void test_summaries(void) {
   tbt_writer_free(w);
 }
 
+/* Float images as tf.summary.image converts them (convert_image_dtype(x, uint8, saturate=True):
+** trunc(clamp(x * 255.5, 0, 255)) in float32), and grey + alpha images. */
+static void test_float_and_grey_alpha(void) {
+  tbt_writer *w;
+  CHECK_EQ_INT(tbt_writer_open(&w, tu_tmpdir("mediaf"), NULL), 0);
+  tbt_set_default_writer(w);
+  float fx[2][6] = {{0.0f, 0.5f, 1.0f, 2.0f, -1.0f, 0.998f},
+                    {(float)INFINITY, -(float)INFINITY, 0.25f, 1.0f / 255.5f, 0.998043001f, 0.99804306f}};
+  /* 0.5 * 255.5 = 127.75 -> 127; 0.998 * 255.5 = 254.989 -> 254; 0.25 * 255.5 = 63.875 -> 63;
+  ** the last two are the float32 neighbours around 255 / 255.5: 254.99998 -> 254, 255.0 -> 255 */
+  const uint8_t want[2][6] = {{0, 127, 255, 255, 0, 254}, {255, 0, 63, 1, 254, 255}};
+  CHECK_EQ_INT(tbt_image_float("f", &fx[0][0], 2, 2, 3, 1, -1, TBT_STEP(1), NULL), 1);
+  uint8_t ga[2][2][2] = {{{10, 255}, {20, 0}}, {{30, 128}, {40, 1}}};   /* grey, alpha */
+  CHECK_EQ_INT(tbt_image("ga", &ga[0][0][0], 1, 2, 2, 2, -1, TBT_STEP(1), NULL), 1);
+  float nan_px[1] = {NAN};
+  CHECK_EQ_INT(tbt_image_float("f", nan_px, 1, 1, 1, 1, -1, TBT_STEP(1), NULL), TBT_EINVAL);
+  tbt_writer_close(w);
+  tu_events r = tu_read_events(tbt_writer_path(w));
+  CHECK(!r.bad);
+  CHECK_EQ_INT(r.n, 3);
+  if (r.n == 3) {
+    Tensorflow__Summary__Value *v = tu_value(r.ev[1]);
+    CHECK_EQ_STR(v->metadata->plugin_data->plugin_name, "images");
+    CHECK_EQ_INT(v->tensor->n_string_val, 4);
+    for (int k = 0; k < 2 && v->tensor->n_string_val == 4; k++) {
+      int h, wd, c;
+      uint8_t *back = NULL;
+      const char *err = png_decode(v->tensor->string_val[2 + k].data, v->tensor->string_val[2 + k].len, &h, &wd, &c, &back);
+      CHECK(err == NULL);
+      if (!err) {
+        CHECK(h == 2 && wd == 3 && c == 1);
+        for (int i = 0; i < 6; i++) CHECK_EQ_INT(back[i], want[k][i]);
+      }
+      free(back);
+    }
+    v = tu_value(r.ev[2]);
+    int h, wd, c;
+    uint8_t *back = NULL;
+    const char *err = png_decode(v->tensor->string_val[2].data, v->tensor->string_val[2].len, &h, &wd, &c, &back);
+    CHECK(err == NULL);
+    if (!err) CHECK(h == 2 && wd == 2 && c == 2 && !memcmp(back, ga, sizeof ga));
+    free(back);
+  }
+  tu_events_free(&r);
+  tbt_set_default_writer(NULL);
+  tbt_writer_free(w);
+}
+
 static void test_allocation_failures(void) {
   uint8_t px[4 * 4 * 3] = {1, 2, 3};
   tbt_set_allocator(tu_failing_realloc, NULL);
@@ -256,6 +304,7 @@ int main(void) {
   test_png();
   test_wav();
   test_summaries();
+  test_float_and_grey_alpha();
   test_allocation_failures();
   return CHECK_DONE();
 }

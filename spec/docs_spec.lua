@@ -5,7 +5,8 @@ local tbtrace = require "tbtrace"
 
 local root = os.getenv("TBT_SOURCE_DIR") or "."
 local docs = {}
-for _, name in ipairs { "lua-api.md", "tracing.md", "policies.md" } do
+for _, name in ipairs { "lua-api.md", "tracing.md", "policies.md", "hparams.md", "custom-scalars.md",
+  "graphs.md" } do
   local f = assert(io.open(root .. "/docs/" .. name, "r"))
   docs[#docs + 1] = f:read("a")
   f:close()

@@ -1252,6 +1252,227 @@ case("writer:stats", { rows = rows_with(self_rows("stats"), {
   { A(), C(function(res) zero_stats(res[1]) end), self = noop },
 }) })
 
+-- -------------------------------------------------- plugins: hparams, scopes, raw, graph, layout
+
+-- The HParamsPluginData of the only event, after the parts every hparams summary shares.
+local function hp_data(ev, tag)
+  local v = value(ev)
+  assert.are.equal(tag, v.tag)
+  assert.are.equal(0, wire.get(ev, "step"))
+  assert.are.equal("hparams", v.metadata.plugin_data.plugin_name)
+  return wire.decode("HParamsPluginData", v.metadata.plugin_data.content)
+end
+
+local CFG = "bad argument #1 to 'tbtrace.hparams.config' (%s)"
+local function cfg(msg) return E(CFG:format(msg)) end
+case("tbtrace.hparams.config", { ctx = "writer", rows = {
+  { A(), E"bad argument #1 to '?' (table expected, got no value)", why = "called from C: lauxlib has no name for a function two tables deep" },
+  { A("x"), P"%(table expected, got string%)$" },
+  { A({ hparams = 5 }), P"%(hparams must be a table, got number%)$" },
+  { A({ hparams = { 5 } }), P"%(hparams%[1%] must be a table, got number%)$" },
+  { A({ hparams = { x = {} } }), P"%(hparams: unknown key 'x'%)$" },
+  { A({ hparams = { [2] = { name = "a" } } }), P"%(hparams: unknown key 2%)$", why = "holes are not arrays" },
+  { A({ hparams = { {} } }), P"%(hparams%[1%]%.name must be a non%-empty string%)$" },
+  { A({ hparams = { { name = "" } } }), P"%(hparams%[1%]%.name must be a non%-empty string%)$" },
+  { A({ hparams = { { name = 5 } } }), P"%(hparams%[1%]%.name must be a string, got number%)$" },
+  { A({ hparams = { { name = "a\0b" } } }), P"%(hparams%[1%]%.name contains a NUL byte%)$" },
+  { A({ hparams = { { name = "\xff" } } }), P"%(hparams%[1%]%.name is not valid UTF%-8%)$" },
+  { A({ hparams = { { name = "a", description = {} } } }), P"%(hparams%[1%]%.description must be a string, got table%)$" },
+  { A({ hparams = { { name = "a", min = 1 } } }), P"%(hparams%[1%]%.max must be a number, got nil%)$" },
+  { A({ hparams = { { name = "a", min = NAN, max = 1 } } }), P"%(hparams%[1%]%.min is NaN%)$" },
+  { A({ hparams = { { name = "a", min = 2, max = 1 } } }), P"%(hparams%[1%]: min is greater than max%)$" },
+  { A({ hparams = { { name = "a", min = "1", max = 2 } } }), P"%(hparams%[1%]%.min must be a number, got string%)$" },
+  { A({ hparams = { { name = "a", min = 1, max = 2, values = { 1 } } } }), P"%(hparams%[1%] has both values and min/max%)$" },
+  { A({ hparams = { { name = "a", values = {} } } }), P"%(hparams%[1%]%.values is empty%)$" },
+  { A({ hparams = { { name = "a", values = "x" } } }), P"%(hparams%[1%]%.values must be a table, got string%)$" },
+  { A({ hparams = { { name = "a", values = { {} } } } }), P"%(hparams%[1%]%.values%[1%] must be a boolean, number or string, got table%)$" },
+  { A({ hparams = { { name = "a", values = { 1, "b" } } } }), P"%(hparams%[1%]%.values%[2%] is a string, values%[1%] a number%)$" },
+  { A({ hparams = { { name = "a", values = { 1, NAN } } } }), P"%(hparams%[1%]%.values%[2%] is NaN%)$" },
+  { A({ hparams = { { name = "a", values = { "\xff" } } } }), P"%(hparams%[1%]%.values%[1%] is not valid UTF%-8%)$" },
+  { A({ hparams = { { name = "a", values = { 1, a = 1 } } } }), P"%(hparams%[1%]%.values: unknown key 'a'%)$" },
+  { A({ metrics = { 5 } }), P"%(metrics%[1%] must be a table or string, got number%)$" },
+  { A({ metrics = { "" } }), P"%(metrics%[1%] needs a non%-empty UTF%-8 tag%)$" },
+  { A({ metrics = { "\xff" } }), P"%(metrics%[1%] needs a non%-empty UTF%-8 tag%)$" },
+  { A({ metrics = { {} } }), P"%(metrics%[1%] needs a non%-empty UTF%-8 tag%)$" },
+  { A({ metrics = { { tag = "a", dataset_type = 1 } } }), P"%(metrics%[1%]%.dataset_type must be 'training' or 'validation'%)$" },
+  { A({ metrics = { { tag = "a", bogus = 1 } } }), P"%(metrics%[1%]: unknown key 'bogus'%)$" },
+  { A({ time_created = "now" }), P"%(time_created must be a number, got string%)$" },
+  { A({ time_created = INF }), P"%(time_created must be a finite number >= 0%)$" },
+  { A({ time_created = -1 }), P"%(time_created must be a finite number >= 0%)$" },
+  { A({ hparam = {} }), P"%(config: unknown key 'hparam'%)$" },
+  { A({}), R(false), ctx = "none" },
+  { A({}), R(false), ctx = "off" },
+  { A({}), E"SummaryWriter is already closed", ctx = "closed" },
+  { A({}), W(function(ev)
+      local ex = hp_data(ev, "_hparams_/experiment").experiment
+      assert.are.same({}, wire.get(ex, "hparam_infos"))
+    end), why = "an empty experiment" },
+  { LAZY(function()
+      local hp = {}
+      for i = 1, 2000 do hp[i] = { name = "h" .. i, values = { i, -i, 0.5 } } end
+      return { hparams = hp, metrics = { big("m", 1 << 16) } }
+    end), W(function(ev)
+      local ex = hp_data(ev, "_hparams_/experiment").experiment
+      assert.are.equal(2000, #ex.hparam_infos)
+      assert.are.equal(-2000.0, ex.hparam_infos[2000].domain_discrete.values[1].number_value)
+      assert.are.equal(1 << 16, #ex.metric_infos[1].name.tag)
+    end), why = "thousands of hparams, a 64 KiB tag" },
+  { A({ hparams = { { name = "a", values = { MAXI, MINI } } } }), W(function(ev)
+      local vals = hp_data(ev, "_hparams_/experiment").experiment.hparam_infos[1].domain_discrete.values
+      assert.are.equal(-2.0 ^ 63, vals[1].number_value)
+      assert.are.equal(2.0 ^ 63, vals[2].number_value)
+    end), why = "integers become float64" },
+  { A({ hparams = { { name = "a", min = -INF, max = INF } } }), W(function(ev)
+      local iv = hp_data(ev, "_hparams_/experiment").experiment.hparam_infos[1].domain_interval
+      assert.are.same({ -INF, INF }, { iv.min_value, iv.max_value })
+    end) },
+} })
+
+local RUN_HP = { lr = 0.1 }
+case("tbtrace.hparams.run", { ctx = "writer", rows = {
+  { A(), P"%(table expected, got no value%)$" },
+  { A(5), P"%(table expected, got number%)$" },
+  { A({ [1] = 2 }), P"%(hparam names must be strings, got number 1%)$" },
+  { A({ [true] = 2 }), P"%(hparam names must be strings, got boolean true%)$" },
+  { A({ [""] = 2 }), P"%(hparam names cannot be empty%)$" },
+  { A({ ["a\0b"] = 2 }), P"%(hparam name contains a NUL byte%)$" },
+  { A({ ["\xff"] = 2 }), P"%(hparam name is not valid UTF%-8%)$" },
+  { A({ a = {} }), P"%(hparam 'a' must be a boolean, number or string, got table%)$" },
+  { A({ a = print }), P"%(hparam 'a' must be a boolean, number or string, got function%)$" },
+  { A({ a = "x\0y" }), P"%(hparam 'a' contains a NUL byte%)$" },
+  { A({ a = "\xc0\x80" }), P"%(hparam 'a' is not valid UTF%-8%)$" },
+  { A(RUN_HP, 5), P"^bad argument #2 .*%(table expected, got number%)$" },
+  { A(RUN_HP, { trial = "x" }), P"^bad argument #2 .*%(options: unknown key 'trial'%)$" },
+  { A(RUN_HP, { trial_id = 5 }), P"%(options%.trial_id must be a string, got number%)$" },
+  { A(RUN_HP, { trial_id = "\xff" }), P"%(options%.trial_id is not valid UTF%-8%)$" },
+  { A(RUN_HP, { start_time = -1 }), P"%(options%.start_time must be a positive finite number%)$" },
+  { A(RUN_HP, { start_time = NAN }), P"%(options%.start_time must be a positive finite number%)$" },
+  { A(RUN_HP, { start_time = "1" }), P"%(options%.start_time must be a number, got string%)$" },
+  { A(RUN_HP), C(function(res) assert.are.equal(false, res[2]); assert.is_false(res[1]:close()) end), ctx = "none",
+    why = "no writer: a session that writes nothing" },
+  { A(RUN_HP), C(function(res) assert.are.equal(false, res[2]) end), ctx = "off" },
+  { A(RUN_HP), E"SummaryWriter is already closed", ctx = "closed" },
+  { A({ a = NAN, b = INF, c = MINI, d = false, ["\u{1F600}"] = "\u{e9}" }, { trial_id = "" }), WR(function(res, evs)
+      assert.is_true(res[2])
+      local si = hp_data(only(evs), "_hparams_/session_start_info").session_start_info
+      assert.are.equal("", wire.get(si, "group_name"))
+      assert.is_true(si.hparams.a.number_value ~= si.hparams.a.number_value)
+      assert.are.equal(INF, si.hparams.b.number_value)
+      assert.are.equal(-2.0 ^ 63, si.hparams.c.number_value)
+      assert.is_false(si.hparams.d.bool_value)
+      assert.are.equal("\u{e9}", si.hparams["\u{1F600}"].string_value)
+    end), why = "NaN, infinities, extreme integers, an empty trial id" },
+  { A({}), WR(function(res, evs)
+      local si = hp_data(only(evs), "_hparams_/session_start_info").session_start_info
+      assert.are.equal("44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", si.group_name)
+    end), why = "no hparams: the hash of {}" },
+} })
+
+case("tbtrace.hparams.group_name", { rows = {
+  { A(), P"%(table expected, got no value%)$" },
+  { A({ 1 }), P"%(hparam names must be strings, got number 1%)$" },
+  { A({ a = {} }), P"%(hparam 'a' must be a boolean, number or string, got table%)$" },
+  { A({ a = 1 }), R"015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862" },
+  { A({ a = 1.0 }), R"c29a44abc114a1d75486434c013102c9e736f526b4fd19658d9492b7b224de6d", why = "1.0 is not 1 to json.dumps" },
+} })
+
+local SCOPE_ROWS = function(fname)
+  return {
+    { A(5, 5), E(("bad argument #2 to '%s' (function expected, got number)"):format(fname)) },
+    { A({}), E(("bad argument #1 to '%s' (string expected, got table)"):format(fname)) },
+    { A("a\0b"), E(("bad argument #1 to '%s' (name contains a NUL byte)"):format(fname)) },
+    { A("\xff"), E(("bad argument #1 to '%s' (name is not valid UTF-8)"):format(fname)) },
+    { A("a", function() error("inner") end), P"inner$" },
+    { A("a", function() return tbtrace.summary_scope("b", function(t, s) return t, s end) end), R("a/b", "a/b/") },
+    { A(nil, function(t, s) return t, s end), R("summary", "summary/") },
+    { A(big("s", 1 << 20), function(t) return #t end), R(1 << 20), why = "a 1 MiB name" },
+    { A("x"), C(function(res)
+        assert.are.equal("x", res[2])
+        assert.are.equal("x/", res[3])
+        getmetatable(res[1]).__close(res[1])
+        getmetatable(res[1]).__close(res[1])
+        assert.is_true(tbtrace.scalar("t", 1))
+      end), why = "closing twice is harmless" },
+    { A("x", function() tbtrace.scalar("", 1); tbtrace.scalar("y", 2) end), WR(function(_, evs)
+        assert.are.equal("x/scalar_summary", value(evs[1]).tag)
+        assert.are.equal("x/y", value(evs[2]).tag)
+      end) },
+  }
+end
+case("tbtrace.summary_scope", { ctx = "writer", rows = SCOPE_ROWS("tbtrace.summary_scope") })
+case("tbtrace.experimental.summary_scope", { ctx = "writer", rows = SCOPE_ROWS("tbtrace.summary_scope") })
+
+local RAW = "\x0a\x08\x0a\x01a\x15\x00\x00\x80\x3f"   -- Summary{value{tag: "a", simple_value: 1}}
+case("tbtrace.experimental.write_raw_pb", { ctx = "writer", rows = {
+  { A(), P"%(string or table expected, got no value%)$" },
+  { A(5), P"%(string or table expected, got number%)$" },
+  { A(true), P"%(string or table expected, got boolean%)$" },
+  { A(RAW, 1.5), P"^bad argument #2 .*%(step must be an integer%)$" },
+  { A(RAW, "1"), P"^bad argument #2 .*%(integer expected, got string%)$" },
+  { A({ RAW, 5 }), P"%(string expected at element 2, got number%)$" },
+  { A({ x = RAW }), P"%(summaries: unknown key 'x'%)$" },
+  { A("\xff"), P"%(not a serialized Summary %(with UTF%-8 strings%)%)$" },
+  { A("\x0a\x03\x0a\x01\xff"), P"%(not a serialized Summary %(with UTF%-8 strings%)%)$" },
+  { A(big("\x0a")), P"%(not a serialized Summary", why = "16 MiB of field keys" },
+  { A({ RAW, "\x0a" }), P"%(not a serialized Summary", why = "one bad message: none written" },
+  { A(RAW), E"No step set via 'step' argument or tbtrace.experimental.set_step()", ctx = "nostep" },
+  { A(RAW, 1), R(false), ctx = "none" },
+  { A(RAW, 1), R(false), ctx = "off" },
+  { A(RAW), E"SummaryWriter is already closed", ctx = "closed" },
+  { A(""), W(function(ev) assert.are.same({}, wire.get(ev.summary, "value")) end), why = "an empty Summary" },
+  { A({}), WR(function(res, evs) assert.are.same(pack(true), res); assert.are.equal(0, #evs) end) },
+  { A(RAW, MINI), W(function(ev) assert.are.equal(MINI, ev.step); assert.are.equal(1.0, value(ev).simple_value) end) },
+} })
+
+-- GraphDef{node{name: "n", op: "Op"}}
+local GRAPH = "\x0a\x07\x0a\x01n\x12\x02Op"
+case("tbtrace.graph", { ctx = "writer", rows = {
+  { A(), P"%(string expected, got no value%)$" },
+  { A({}), P"%(string expected, got table%)$" },
+  { A("\x0a\x7f"), P"%(not a serialized GraphDef %(with UTF%-8 strings%)%)$" },
+  { A("\x0a\x03\x0a\x01\xff"), P"%(not a serialized GraphDef" },
+  { A(GRAPH), R(false), ctx = "none" },
+  { A(GRAPH), R(false), ctx = "off" },
+  { A(GRAPH), R(true), ctx = "nostep", why = "a graph has no step" },
+  { A(GRAPH), E"SummaryWriter is already closed", ctx = "closed" },
+  { A(""), W(function(ev) assert.are.equal("", ev.graph_def) end) },
+  { A(GRAPH), W(function(ev) assert.are.equal("n", wire.decode("GraphDef", ev.graph_def).node[1].name) end) },
+} })
+
+local LAYOUT = { { title = "t", charts = { { title = "c", tags = { "a", "b" } } } } }
+case("tbtrace.custom_scalars", { ctx = "writer", rows = {
+  { A(), P"%(table expected, got no value%)$" },
+  { A({ 5 }), P"%(layout%[1%] must be a table, got number%)$" },
+  { A({ x = 1 }), P"%(layout: unknown key 'x'%)$" },
+  { A({ { bogus = 1 } }), P"%(layout%[1%]: unknown key 'bogus'%)$" },
+  { A({ { title = 5 } }), P"%(layout%[1%]%.title must be a string, got number%)$" },
+  { A({ { closed = 1 } }), P"%(layout%[1%]%.closed must be a boolean, got number%)$" },
+  { A({ { charts = 5 } }), P"%(layout%[1%]%.charts must be a table, got number%)$" },
+  { A({ { charts = { {} } } }), P"%(layout%[1%]%.charts%[1%] needs tags or margin%)$" },
+  { A({ { charts = { { tags = { "a" }, margin = { { value = "v", lower = "l", upper = "u" } } } } } }),
+    P"%(layout%[1%]%.charts%[1%] has both tags and margin%)$" },
+  { A({ { charts = { { tags = { "" } } } } }), P"%(layout%[1%]%.charts%[1%]%.tags%[1%] must be a non%-empty UTF%-8 string without NUL bytes%)$" },
+  { A({ { charts = { { tags = { 5 } } } } }), P"%(layout%[1%]%.charts%[1%]%.tags%[1%] must be a string, got number%)$" },
+  { A({ { charts = { { tags = { "\xff" } } } } }), P"must be a non%-empty UTF%-8 string without NUL bytes%)$" },
+  { A({ { charts = { { margin = { { value = "v", lower = "l" } } } } } }), P"%(layout%[1%]%.charts%[1%]%.margin%[1%]%.upper must be a non%-empty string%)$" },
+  { A({ { charts = { { margin = { 5 } } } } }), P"%(layout%[1%]%.charts%[1%]%.margin%[1%] must be a table, got number%)$" },
+  { A({ { charts = { { margin = { { value = "v", lower = "l", upper = "u", x = 1 } } } } } }), P"margin%[1%]: unknown key 'x'%)$" },
+  { A(LAYOUT), R(false), ctx = "none" },
+  { A(LAYOUT), R(false), ctx = "off" },
+  { A(LAYOUT), R(true), ctx = "nostep", why = "the layout is written at step 0" },
+  { A(LAYOUT), E"SummaryWriter is already closed", ctx = "closed" },
+  { A({}), W(function(ev) assert.are.same({}, wire.get(wire.decode("Layout", value(ev).tensor.string_val[1]), "category")) end) },
+  { LAZY(function()
+      local tags = {}
+      for i = 1, 5000 do tags[i] = "t" .. i end
+      return { { title = "\u{1F600}", charts = { { tags = tags } } } }
+    end), W(function(ev)
+      local l = wire.decode("Layout", value(ev).tensor.string_val[1])
+      assert.are.equal("\u{1F600}", l.category[1].title)
+      assert.are.equal(5000, #l.category[1].chart[1].multiline.tag)
+    end) },
+} })
+
 -- -------------------------------------------------- metamethods of the objects the module makes
 
 local OBJECTS = {
@@ -1260,6 +1481,8 @@ local OBJECTS = {
   record_scope = function() return tbtrace.record_if(true) end,
   span_scope = function() return tbtrace.scope("x") end,
   reader = function() return select(4, tbtrace.records(tmpfile())) end,
+  hparams_session = function() return (tbtrace.hparams.run({})) end,
+  summary_scope = function() return (tbtrace.summary_scope("x")) end,
 }
 
 -- A metamethod called on a table rather than its object, then the object's own rows.
@@ -1308,6 +1531,21 @@ case("span_scope.__tostring", { rows = {
   { A(), R("tbtrace.scope") },
 } })
 case("reader.__gc", { rows = mm_rows("tbtrace.reader", { { A(), R() } }) })
+case("hparams_session.__close", { ctx = "writer", rows = mm_rows("tbtrace.hparams_session", {
+  { A(), WR(function(_, evs)
+      local ei = hp_data(evs[2], "_hparams_/session_end_info").session_end_info
+      assert.are.equal(1, ei.status)
+    end), why = "left normally: success" },
+  { A("an error"), WR(function(_, evs)
+      assert.are.equal(2, hp_data(evs[2], "_hparams_/session_end_info").session_end_info.status)
+    end), why = "left by an error: failure" },
+}) })
+case("hparams_session.__tostring", { rows = mm_rows("tbtrace.hparams_session", {
+  { A(), R("hparams session (open)") },
+}) })
+case("summary_scope.__close", { rows = mm_rows("tbtrace.summary_scope", {
+  { A(), C(function() assert.are.equal("x", tbtrace.summary_scope("x", function(t) return t end)) end) },
+}) })
 case("reader.__close", { rows = mm_rows("tbtrace.reader", { { A(), R() } }) })
 
 -- ------------------------------------------------------------------ the runner
@@ -1432,12 +1670,13 @@ describe("coverage", function()
     local function need(name)
       if not cases[name] or #cases[name].rows == 0 then missing[#missing + 1] = name end
     end
-    local KNOWN_DATA = { _VERSION = "string", crc32c_impl = "string", experimental = "table", policy = "table" }
+    local KNOWN_DATA = { _VERSION = "string", crc32c_impl = "string", experimental = "table", policy = "table",
+      hparams = "table" }
     for k, v in pairs(tbtrace) do
       if type(v) == "function" then need("tbtrace." .. k)
       elseif KNOWN_DATA[k] ~= type(v) then extra[#extra + 1] = "tbtrace." .. k .. " (" .. type(v) .. ")" end
     end
-    for _, sub in ipairs({ "experimental", "policy" }) do
+    for _, sub in ipairs({ "experimental", "policy", "hparams" }) do
       for k, v in pairs(tbtrace[sub]) do
         if type(v) == "function" then need("tbtrace." .. sub .. "." .. k)
         else extra[#extra + 1] = "tbtrace." .. sub .. "." .. k .. " (" .. type(v) .. ")" end

@@ -326,7 +326,19 @@ describe("decode", function()
       assert.is_true(names["tensorflow.profiler." .. n], n)
       assert.are.same({}, wire.decode(n, ""))
     end
-    assert.are.equal(#tf + #prof, #wire.schema_names())
+    local hp = { "Experiment", "HParamInfo", "Interval", "MetricName", "MetricInfo", "Value", "ListValue",
+      "HParamsPluginData", "SessionStartInfo", "SessionEndInfo" }
+    local tb = { "Layout", "Category", "Chart", "MultilineChartContent", "MarginChartContent",
+      "MarginChartContent.Series" }
+    for _, n in ipairs(hp) do
+      assert.is_true(names["tensorboard.hparams." .. n], n)
+      assert.are.same({}, wire.decode(n, ""))
+    end
+    for _, n in ipairs(tb) do
+      assert.is_true(names["tensorboard." .. n], n)
+      assert.are.same({}, wire.decode(n, ""))
+    end
+    assert.are.equal(#tf + #prof + #hp + #tb, #wire.schema_names())
     -- every message in the .proto files is covered (names collected from the files themselves)
     local src = os.getenv("TBT_SOURCE_DIR") or "."
     local p = io.popen("cat " .. fs.quote(src) .. "/proto/*.proto 2>/dev/null")
@@ -340,7 +352,7 @@ describe("decode", function()
       end
       assert.is_true(found, name)
     end
-    assert.is_true(count >= #tf + #prof)
+    assert.is_true(count >= #tf + #prof + #hp + #tb)
   end)
 end)
 

@@ -38,5 +38,7 @@ void tbt_lua_open_summary(lua_State *L);
 void tbt_lua_open_record(lua_State *L);
 void tbt_lua_open_reader(lua_State *L);
 void tbt_lua_open_export(lua_State *L);
+void tbt_lua_open_hparams(lua_State *L);   /* lhparams.c */
+void tbt_lua_open_plugins(lua_State *L);   /* lplugins.c: after tbt_lua_open_writer */
 
 #endif

@@ -32,6 +32,13 @@ static const char *check_tag(lua_State *L, int arg) {
   return tag;
 }
 
+/* Under a summary scope an empty tag is the op's default name (the library supplies it). */
+static const char *check_scoped_tag(lua_State *L, int arg) {
+  if (tbt_summary_scope_depth() > 0 && lua_type(L, arg) == LUA_TSTRING && lua_rawlen(L, arg) == 0)
+    return "";
+  return check_tag(L, arg);
+}
+
 static const char *opt_description(lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg)) return NULL;
   size_t len;
@@ -43,7 +50,7 @@ static const char *opt_description(lua_State *L, int arg) {
 
 /* tbtrace.scalar(name, data, step, description) */
 static int l_scalar(lua_State *L) {
-  const char *tag = check_tag(L, 1);
+  const char *tag = check_scoped_tag(L, 1);
   double v = check_real(L, 2);
   tbt_step step = tbt_lua_optstep(L, 3);
   const char *desc = opt_description(L, 4);
@@ -54,7 +61,7 @@ static int l_scalar(lua_State *L) {
 
 /* tbtrace.text(name, data, step, description): data is a string or a nested table of strings. */
 static int l_text(lua_State *L) {
-  const char *tag = check_tag(L, 1);
+  const char *tag = check_scoped_tag(L, 1);
   tbt_step step = tbt_lua_optstep(L, 3);
   const char *desc = opt_description(L, 4);
   int rc;
@@ -108,7 +115,7 @@ static double *collect_numbers(lua_State *L, int arg, size_t *n) {
 
 /* tbtrace.histogram(name, data, step, buckets, description) */
 static int l_histogram(lua_State *L) {
-  const char *tag = check_tag(L, 1);
+  const char *tag = check_scoped_tag(L, 1);
   luaL_checkany(L, 2);
   tbt_step step = tbt_lua_optstep(L, 3);
   int buckets = -1;
@@ -140,7 +147,7 @@ static int opt_max_outputs(lua_State *L, int arg) {
 **   data: nested tables [k][h][w][c] (or [h][w][c] for one image) of integers 0..255, c in 1, 3, 4;
 **   or {height=, width=, channels=, pixels=<string of k*h*w*c bytes>}. */
 static int l_image(lua_State *L) {
-  const char *tag = check_tag(L, 1);
+  const char *tag = check_scoped_tag(L, 1);
   tbt_step step = tbt_lua_optstep(L, 3);
   int max_outputs = opt_max_outputs(L, 4);
   const char *desc = opt_description(L, 5);
@@ -202,7 +209,7 @@ static int l_image(lua_State *L) {
 **   data: nested tables [k][frames][channels] (or [frames][channels] for one clip) of numbers in
 **   [-1, 1] (clipped); encoding nil or "wav". */
 static int l_audio(lua_State *L) {
-  const char *tag = check_tag(L, 1);
+  const char *tag = check_scoped_tag(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer rate = luaL_checkinteger(L, 3);
   luaL_argcheck(L, rate > 0 && rate <= 0x7fffffff, 3, "sample_rate must be positive");

@@ -119,5 +119,7 @@ __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
   tbt_lua_open_hooks(L);   /* before the policy code, which takes its budget from the module */
   load_embedded(L, tbt_lua_policy, tbt_lua_policy_len, "=tbtrace.policy", "policy");
   tbt_lua_open_export(L);
+  tbt_lua_open_hparams(L);
+  tbt_lua_open_plugins(L);
   return 1;
 }

@@ -211,6 +211,7 @@ local SCALAR = {
 -- is a scalar type, "repeated <type>", "map<key,value>", or a message's full name.
 
 local TF, PROF = "tensorflow.", "tensorflow.profiler."
+local TB, HP = "tensorboard.", "tensorboard.hparams."
 
 local SCHEMA_SRC = {
   -- event.proto
@@ -361,6 +362,73 @@ local SCHEMA_SRC = {
     { 3, "partition_graphs", "repeated " .. TF .. "GraphDef" },
     { 4, "function_graphs", "repeated " .. TF .. "RunMetadata.FunctionGraphs" },
   },
+  -- hparams.proto (tensorboard/plugins/hparams: api.proto, plugin_data.proto; Value and
+  -- ListValue are google.protobuf's struct.proto)
+  [HP .. "ListValue"] = {
+    { 1, "values", "repeated " .. HP .. "Value" },
+  },
+  [HP .. "Value"] = {
+    { 1, "null_value", "enum", "kind" }, { 2, "number_value", "double", "kind" },
+    { 3, "string_value", "string", "kind" }, { 4, "bool_value", "bool", "kind" },
+    { 6, "list_value", HP .. "ListValue", "kind" },
+  },
+  [HP .. "Interval"] = {
+    { 1, "min_value", "double" }, { 2, "max_value", "double" },
+  },
+  [HP .. "HParamInfo"] = {
+    { 1, "name", "string" }, { 2, "display_name", "string" }, { 3, "description", "string" },
+    { 4, "type", "enum" },
+    { 5, "domain_discrete", HP .. "ListValue", "domain" },
+    { 6, "domain_interval", HP .. "Interval", "domain" },
+    { 7, "differs", "bool" },
+  },
+  [HP .. "MetricName"] = {
+    { 1, "group", "string" }, { 2, "tag", "string" },
+  },
+  [HP .. "MetricInfo"] = {
+    { 1, "name", HP .. "MetricName" }, { 3, "display_name", "string" }, { 4, "description", "string" },
+    { 5, "dataset_type", "enum" },
+  },
+  [HP .. "Experiment"] = {
+    { 6, "name", "string" }, { 1, "description", "string" }, { 2, "user", "string" },
+    { 3, "time_created_secs", "double" },
+    { 4, "hparam_infos", "repeated " .. HP .. "HParamInfo" },
+    { 5, "metric_infos", "repeated " .. HP .. "MetricInfo" },
+  },
+  [HP .. "SessionStartInfo"] = {
+    { 1, "hparams", "map<string," .. HP .. "Value>" }, { 2, "model_uri", "string" },
+    { 3, "monitor_url", "string" }, { 4, "group_name", "string" }, { 5, "start_time_secs", "double" },
+  },
+  [HP .. "SessionEndInfo"] = {
+    { 1, "status", "enum" }, { 2, "end_time_secs", "double" },
+  },
+  [HP .. "HParamsPluginData"] = {
+    { 1, "version", "int32" },
+    { 2, "experiment", HP .. "Experiment", "data" },
+    { 3, "session_start_info", HP .. "SessionStartInfo", "data" },
+    { 4, "session_end_info", HP .. "SessionEndInfo", "data" },
+  },
+  -- custom_scalar.proto (tensorboard/plugins/custom_scalar/layout.proto)
+  [TB .. "MultilineChartContent"] = {
+    { 1, "tag", "repeated string" },
+  },
+  [TB .. "MarginChartContent.Series"] = {
+    { 1, "value", "string" }, { 2, "lower", "string" }, { 3, "upper", "string" },
+  },
+  [TB .. "MarginChartContent"] = {
+    { 1, "series", "repeated " .. TB .. "MarginChartContent.Series" },
+  },
+  [TB .. "Chart"] = {
+    { 1, "title", "string" },
+    { 2, "multiline", TB .. "MultilineChartContent", "content" },
+    { 3, "margin", TB .. "MarginChartContent", "content" },
+  },
+  [TB .. "Category"] = {
+    { 1, "title", "string" }, { 2, "chart", "repeated " .. TB .. "Chart" }, { 3, "closed", "bool" },
+  },
+  [TB .. "Layout"] = {
+    { 1, "version", "int32" }, { 2, "category", "repeated " .. TB .. "Category" },
+  },
   -- xplane.proto
   [PROF .. "XSpace"] = {
     { 1, "planes", "repeated " .. PROF .. "XPlane" },
@@ -419,6 +487,9 @@ M.enums = {
   },
   LogMessage_Level = { UNKNOWN = 0, DEBUGGING = 10, INFO = 20, WARN = 30, ERROR = 40, FATAL = 50 },
   SessionLog_SessionStatus = { STATUS_UNSPECIFIED = 0, START = 1, STOP = 2, CHECKPOINT = 3 },
+  HParamsDataType = { DATA_TYPE_UNSET = 0, DATA_TYPE_STRING = 1, DATA_TYPE_BOOL = 2, DATA_TYPE_FLOAT64 = 3 },
+  HParamsStatus = { STATUS_UNKNOWN = 0, STATUS_SUCCESS = 1, STATUS_FAILURE = 2, STATUS_RUNNING = 3 },
+  DatasetType = { DATASET_UNKNOWN = 0, DATASET_TRAINING = 1, DATASET_VALIDATION = 2 },
 }
 
 -- Compiled schemas by full name and by the name without package ("Event", "Summary.Value").
@@ -474,6 +545,7 @@ do
   end
   for _, name in ipairs(names) do
     local short = name:gsub("^tensorflow%.profiler%.", ""):gsub("^tensorflow%.", "")
+      :gsub("^tensorboard%.hparams%.", ""):gsub("^tensorboard%.", "")
     assert(not schemas[short], "ambiguous short schema name " .. short)
     schemas[short] = schemas[name]
   end

@@ -39,7 +39,7 @@ static void to_value(lua_State *L, tbt_hparam_value *v, int arg, const char *wha
       size_t len;
       const char *s = lua_tolstring(L, -1, &len);
       if (strlen(s) != len) luaL_argerror(L, arg, lua_pushfstring(L, "%s contains a NUL byte", what));
-      if (!tbt_lua_utf8_valid(s, len)) luaL_argerror(L, arg, lua_pushfstring(L, "%s is not valid UTF-8", what));
+      if (!tbt_utf8_valid(s, len)) luaL_argerror(L, arg, lua_pushfstring(L, "%s is not valid UTF-8", what));
       v->type = TBT_HPARAM_STRING;
       v->string = s;
       break;
@@ -81,7 +81,7 @@ static tbt_hparam *check_values(lua_State *L, int idx, size_t *n) {
     const char *name = lua_tolstring(L, -2, &len);
     if (len == 0) luaL_argerror(L, idx, "hparam names cannot be empty");
     if (strlen(name) != len) luaL_argerror(L, idx, "hparam name contains a NUL byte");
-    if (!tbt_lua_utf8_valid(name, len)) luaL_argerror(L, idx, "hparam name is not valid UTF-8");
+    if (!tbt_utf8_valid(name, len)) luaL_argerror(L, idx, "hparam name is not valid UTF-8");
     hp[i].name = name;
     const char *w = lua_pushfstring(L, "hparam '%s'", name);
     lua_pushvalue(L, -2);
@@ -237,7 +237,7 @@ static int l_config(lua_State *L) {
     } else {
       luaL_argerror(L, 1, lua_pushfstring(L, "%s must be a table or string, got %s", what, luaL_typename(L, -1)));
     }
-    if (!mi[i - 1].tag || !*mi[i - 1].tag || !tbt_lua_utf8_valid(mi[i - 1].tag, strlen(mi[i - 1].tag)))
+    if (!mi[i - 1].tag || !*mi[i - 1].tag || !tbt_utf8_valid(mi[i - 1].tag, strlen(mi[i - 1].tag)))
       luaL_argerror(L, 1, lua_pushfstring(L, "%s needs a non-empty UTF-8 tag", what));
     lua_pop(L, 2);
   }

@@ -18,7 +18,4 @@ void tbt_lua_check_keys(lua_State *L, int idx, const char *const *keys, int allo
 const char *tbt_lua_opt_field_string(lua_State *L, int idx, const char *key, int arg,
                                      const char *what);
 
-/* Whether s[0..len) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-int tbt_lua_utf8_valid(const char *s, size_t len);
-
 #endif

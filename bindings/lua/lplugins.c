@@ -36,7 +36,7 @@ static int l_summary_scope(lua_State *L) {
     size_t len;
     name = luaL_checklstring(L, 1, &len);
     luaL_argcheck(L, strlen(name) == len, 1, "name contains a NUL byte");
-    luaL_argcheck(L, tbt_lua_utf8_valid(name, len), 1, "name is not valid UTF-8");
+    luaL_argcheck(L, tbt_utf8_valid(name, len), 1, "name is not valid UTF-8");
   }
   int fn = lua_type(L, 2) == LUA_TFUNCTION;
   if (!fn && !lua_isnoneornil(L, 2)) luaL_typeerror(L, 2, "function");
@@ -144,7 +144,7 @@ static const char *string_at(lua_State *L, lua_Integer i, const char *what) {
     luaL_argerror(L, 1, lua_pushfstring(L, "%s[%I] must be a string, got %s", what, i, luaL_typename(L, -1)));
   size_t len;
   const char *s = lua_tolstring(L, -1, &len);
-  if (strlen(s) != len || len == 0 || !tbt_lua_utf8_valid(s, len))
+  if (strlen(s) != len || len == 0 || !tbt_utf8_valid(s, len))
     luaL_argerror(L, 1, lua_pushfstring(L, "%s[%I] must be a non-empty UTF-8 string without NUL bytes", what, i));
   lua_pop(L, 1);
   return s;

@@ -9,6 +9,7 @@
 
 #include "lhook.h"
 #include "lpolicy.h"
+#include "lsandbox.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -54,7 +55,8 @@ static int ensure_state(void) {
     return TBT_EPOLICY;
   }
   lua_insert(L, -2);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+  tbt_lua_push_policy_native(L);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
     set_error(lua_tostring(L, -1));
     lua_close(L);
     return TBT_EPOLICY;

@@ -7,6 +7,7 @@
 **   tbtrace -e 'stat' / -l mod / -i / -v / --version / -
 **   tbtrace cat FILE|LOGDIR...     print event files as JSON lines
 **   tbtrace ls LOGDIR...           what a logdir holds: runs, tags, traces, profiles
+**   tbtrace policy check FILE [fact=value...]   what an export policy decides
 **
 ** At the prompt, values are pretty-printed (tables nested to a bounded depth and width) and Tab
 ** completes Lua names: globals, keywords, and fields after '.' or ':'.
@@ -23,6 +24,7 @@
 
 #include "cat.h"
 #include "ls.h"
+#include "policy_check.h"
 #include "tbtrace.h"
 
 #ifdef TBT_USE_READLINE
@@ -481,6 +483,7 @@ static void print_usage(void) {
           "usage: %s [options] [script [args]]\n"
           "       %s cat [--skip-corrupt] [--tag PATTERN] FILE|LOGDIR...\n"
           "       %s ls LOGDIR...\n"
+          "       %s policy check FILE [fact=value ...]\n"
           "Available options are:\n"
           "  -e stat   execute string 'stat'\n"
           "  -i        enter interactive mode after executing 'script'\n"
@@ -574,6 +577,7 @@ static int pmain(lua_State *L) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "cat") == 0) return tbt_cat_main(argc - 1, argv + 1);
   if (argc > 1 && strcmp(argv[1], "ls") == 0) return tbt_ls_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "policy") == 0) return tbt_policy_check_main(argc - 1, argv + 1);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -64,6 +65,7 @@ struct tbt_writer {
   int64_t last_file_check;
   tbt_writer_stats stats;
   tbt_writer *all_prev, *all_next;   /* in g_all while it has a file */
+  pid_t pid;                 /* the process that opened it: a forked child never closes it */
 };
 
 /* The open file writers, for tbt_writers_close_all. */
@@ -114,7 +116,24 @@ static tbt_writer *writer_new(void) {
   return w;
 }
 
+static int close_own(void);
+
+/* A normal exit (exit(), return from main, os.exit) closes the writers still open, so what was
+** logged reaches the disk as TensorFlow users expect; a signal death loses what is queued. */
+static void close_at_exit(void) {
+  int rc = close_own();
+  if (rc) fprintf(stderr, "tbtrace: closing writers at exit: %s\n", tbt_strerror(rc));
+}
+
+static pthread_once_t g_exit_once = PTHREAD_ONCE_INIT;
+
+static void register_exit(void) {
+  atexit(close_at_exit);
+}
+
 static void all_add(tbt_writer *w) {
+  pthread_once(&g_exit_once, register_exit);
+  w->pid = getpid();
   pthread_mutex_lock(&g_all_mu);
   w->all_next = g_all;
   if (g_all) g_all->all_prev = w;
@@ -535,12 +554,15 @@ static int close_for_free(tbt_writer *w) {
   return rc;
 }
 
-/* A reference to a writer of the list that is still open and not being freed, or NULL. */
-static tbt_writer *next_open_writer(void) {
+/* A reference to a writer of the list that is still open and not being freed, or NULL. With
+** `own`, only writers this process opened (not ones a fork inherited, whose timer thread and queue
+** belong to the parent). */
+static tbt_writer *next_open_writer(int own) {
   pthread_mutex_lock(&g_all_mu);
   tbt_writer *found = NULL;
+  pid_t me = own ? getpid() : 0;
   for (tbt_writer *w = g_all; w && !found; w = w->all_next) {
-    if (tbt_writer_is_closed(w)) continue;
+    if (tbt_writer_is_closed(w) || (own && w->pid != me)) continue;
     /* A writer whose count reached 0 is being freed by its last holder: leave it to them. */
     int refs = __atomic_load_n(&w->refs, __ATOMIC_ACQUIRE);
     while (refs > 0 && !__atomic_compare_exchange_n(&w->refs, &refs, refs + 1, 0, __ATOMIC_ACQ_REL,
@@ -552,15 +574,23 @@ static tbt_writer *next_open_writer(void) {
   return found;
 }
 
-int tbt_writers_close_all(void) {
+static int close_writers(int own) {
   int first = 0;
   /* Each round closes one writer, so this ends; no lock is held while closing. */
-  for (tbt_writer *w; (w = next_open_writer());) {
+  for (tbt_writer *w; (w = next_open_writer(own));) {
     int rc = close_for_free(w);
     if (rc && !first) first = rc;
     tbt_writer_free(w);
   }
   return first;
+}
+
+int tbt_writers_close_all(void) {
+  return close_writers(0);
+}
+
+static int close_own(void) {
+  return close_writers(1);
 }
 
 tbt_writer *tbt_writer_retain(tbt_writer *w) {

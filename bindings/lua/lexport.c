@@ -136,6 +136,29 @@ static int l_last_export(lua_State *L) {
   return 1;
 }
 
+/* A broken TBTRACE_POLICY breaks neither `require "tbtrace"` nor scripts that never export: it
+** is reported once per process on stderr, and stands in as the policy, so that every export fails
+** with the same message (keeping its trace). Replaces the error message at the top with it. */
+static void broken_env_policy(lua_State *L, const char *env) {
+  static int reported;
+  const char *why = lua_tostring(L, -1);
+  const char *msg = lua_pushfstring(L, "TBTRACE_POLICY=%s: %s", env, why ? why : "policy error");
+  if (!__atomic_exchange_n(&reported, 1, __ATOMIC_RELAXED)) lua_writestringerror("tbtrace: %s\n", msg);
+  lua_createtable(L, 0, 4);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "error");
+  lua_pushstring(L, env);
+  lua_setfield(L, -2, "path");
+  lua_newtable(L);
+  lua_setfield(L, -2, "hooks");
+  lua_createtable(L, 1, 0);
+  lua_pushstring(L, env);
+  lua_rawseti(L, -2, 1);
+  lua_setfield(L, -2, "chain");
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
 /* Expects the module table at the top, with its `policy` field already loaded. */
 void tbt_lua_open_export(lua_State *L) {
   static const luaL_Reg funcs[] = {
@@ -159,7 +182,7 @@ void tbt_lua_open_export(lua_State *L) {
     lua_createtable(L, 0, 1);
     lua_pushboolean(L, trusted && strcmp(trusted, "1") == 0);
     lua_setfield(L, -2, "trusted");
-    lua_call(L, 2, 1);   /* a broken policy fails `require "tbtrace"` loudly */
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) broken_env_policy(L, env);
     lua_call(L, 1, 0);
   }
   lua_pop(L, 1);

@@ -7,6 +7,7 @@
 #include "lbind.h"
 
 #include "lhook.h"
+#include "lsandbox.h"
 #include "ltrace.h"
 
 #include <errno.h>
@@ -20,12 +21,14 @@
 extern const char tbt_lua_policy[];
 extern const size_t tbt_lua_policy_len;
 
-/* Runs an embedded chunk and stores its result as module field `field`. */
+/* Runs an embedded chunk and stores its result as module field `field`. The chunk gets the module
+** table (for chunks that extend it) and the policy helpers of lsandbox.h. */
 static void load_embedded(lua_State *L, const char *src, size_t len, const char *name,
                           const char *field) {
   if (luaL_loadbuffer(L, src, len, name) != LUA_OK) lua_error(L);
-  lua_pushvalue(L, -2);   /* the module table, for chunks that extend it */
-  lua_call(L, 1, 1);
+  lua_pushvalue(L, -2);
+  tbt_lua_push_policy_native(L);
+  lua_call(L, 2, 1);
   lua_setfield(L, -2, field);
 }
 

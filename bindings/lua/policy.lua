@@ -8,25 +8,40 @@
 --   run_name(ctx)         the profile run directory name (default: the local time)
 --   max_queue, flush_millis, filename_suffix   settings of a writer the policy creates
 --   extends = "base.lua"  another policy (relative to this file) whose hooks this one overrides
+--   time_budget, memory_budget   seconds per export and MiB for the policy's process
 -- Hooks get (ctx, parent): ctx is read-only; parent is the overridden hook (or nil).
 --
--- Policies run only at export time, in a sandbox unless loaded as trusted: no io, no os.execute,
--- no require/load/dofile, no debug or coroutine library, and a bounded instruction count per
--- call. Every error names the policy file and the line.
+-- Policies run only at export time. A policy file that is not trusted runs in a process of its
+-- own (lsandbox.c) within a time and a memory budget, in a sandbox: no io, no os.execute, no
+-- require/load/dofile, no debug or coroutine library, and a bounded instruction count per call.
+-- Every error names the policy file and the line.
+--
+-- The chunk takes (module, native): native holds the C helpers of lsandbox.h. In the policy
+-- process (native.child) the chunk also returns that process's entry points.
+
+local host, native = ...
+native = native or {}
+local CHILD = native.child
 
 local policy = {}
 
 local DEFAULT_LIMIT = 1000000
+local MAX_FILE = native.max_file or 1048576
 local HOOKS = { "name", "step", "logdir", "profiler_outdir", "run_name" }
 local SETTINGS = { max_queue = "integer", flush_millis = "integer", filename_suffix = "string" }
-local KNOWN = { extends = true }
+local KNOWN = { extends = true, time_budget = true, memory_budget = true }
 for _, h in ipairs(HOOKS) do KNOWN[h] = true end
 for s in pairs(SETTINGS) do KNOWN[s] = true end
 
+-- The budgets' bounds: a policy or host can lower them or raise them this far.
+local MAX_TIME, MAX_MEMORY = 3600, 65536
+
 local getinfo = debug.getinfo
--- The host (the Lua module, or libtbtrace_policy's state) passes the hook multiplexer's budget:
--- it shares the thread's hook with tracing and with the user's own debug.sethook.
-local budget = (...)._budget
+-- The instruction budget's hook: budget(fn, count) -> previous fn, count; budget() removes it.
+-- In a host (the Lua module, or libtbtrace_policy's state) it is the hook multiplexer's, which
+-- shares the thread's hook with tracing and with the user's own debug.sethook; in the policy
+-- process it is native.sethook, which also notes the line running, for the budgets' errors.
+local budget = native.sethook or (host and host._budget)
 
 -- ------------------------------------------------------------------ sandbox
 
@@ -48,13 +63,43 @@ local function guarded(protected)
   end
 end
 
-local function sandbox_env()
+-- What runs in the policy process now ("hook 'name'", "the top level"), for budget errors.
+local running = "the top level"
+
+-- Finalizers run with debug hooks off, at a time no hook chooses: in the policy process each
+-- one says, when it starts, which hook set it up and where, so a budget it exceeds names them.
+local wrapped = setmetatable({}, { __mode = "k" })
+
+local function sandbox_setmetatable(t, mt)
+  local gc = type(mt) == "table" and rawget(mt, "__gc")
+  if native.enter and type(gc) == "function" and not wrapped[gc] then
+    local at = getinfo(2, "Sl")
+    local place = at and at.source:sub(1, 1) == "@" and (at.source:sub(2) .. ":" .. at.currentline) or ""
+    local what = "a finalizer (__gc) set up in " .. running
+    local function finalizer(...)
+      native.enter(what, place)
+      return gc(...)
+    end
+    wrapped[finalizer] = true
+    rawset(mt, "__gc", finalizer)
+  end
+  return setmetatable(t, mt)
+end
+
+local function sandbox_env(name)
+  local tostr, concat, pack, format = tostring, table.concat, table.pack, string.format
   local env = {
+    -- print goes to stderr, named: a policy's own output is diagnostics, never the driver's
+    print = function(...)
+      local a = pack(...)
+      for i = 1, a.n do a[i] = tostr(a[i]) end
+      if native.stderr then native.stderr(format("policy '%s': %s\n", name, concat(a, "\t", 1, a.n))) end
+    end,
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
     pcall = guarded(pcall), xpcall = guarded(xpcall),
     select = select, tonumber = tonumber, tostring = tostring, type = type,
     rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = rawset,
-    setmetatable = setmetatable, _VERSION = _VERSION,
+    setmetatable = sandbox_setmetatable, _VERSION = _VERSION,
     -- the string metatable is shared with the host: a policy must not reach it
     getmetatable = function(o) if type(o) == "string" then return nil end return getmetatable(o) end,
     string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
@@ -88,29 +133,55 @@ local function dirname(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
 
-local function validate_table(t, path)
+-- " (path:line)" of the first line of src that sets field k, or "".
+local function field_line(src, path, k)
+  if type(src) == "string" and type(k) == "string" and k:match("^[%a_][%w_]*$") then
+    local n = 1
+    for line in (src .. "\n"):gmatch("([^\n]*)\n") do
+      if line:find("%f[%w_]" .. k .. "%s*=") then return " (" .. path .. ":" .. n .. ")" end
+      n = n + 1
+    end
+  end
+  return ""
+end
+
+local function check_budget(k, v)
+  if k == "time_budget" then
+    return type(v) == "number" and v > 0 and v <= MAX_TIME, "a number of seconds in (0, " .. MAX_TIME .. "]"
+  end
+  return math.type(v) == "integer" and v > 0 and v <= MAX_MEMORY, "an integer number of MiB in 1.." .. MAX_MEMORY
+end
+
+local function validate_table(t, path, src)
   if type(t) ~= "table" then
     error(string.format("policy '%s' must return a table (got %s)", path, type(t)), 0)
   end
   for k, v in pairs(t) do
     if type(k) ~= "string" or not KNOWN[k] then
-      error(string.format("policy '%s': unknown field '%s'", path, tostring(k)), 0)
+      error(string.format("policy '%s': unknown field '%s'%s", path, tostring(k), field_line(src, path, k)), 0)
     end
-    if SETTINGS[k] then
+    if k == "time_budget" or k == "memory_budget" then
+      local ok, want = check_budget(k, v)
+      if not ok then
+        error(string.format("policy '%s': '%s'%s must be %s (got %s)", path, k, field_line(src, path, k), want,
+          type(v) == "number" and tostring(v) or type(v)), 0)
+      end
+    elseif SETTINGS[k] then
       local want = SETTINGS[k]
       local ok = (want == "integer" and math.type(v) == "integer" and v >= 0 and v <= 0x7fffffff)
         or (want == "string" and type(v) == "string" and not v:find("[/%z]"))
       if not ok then
-        error(string.format("policy '%s': '%s' must be a %s%s%s (got %s)", path, k,
+        error(string.format("policy '%s': '%s'%s must be a %s%s%s (got %s)", path, k, field_line(src, path, k),
           want == "integer" and "non-negative " or "", want, want == "string" and " without '/'" or "",
           type(v) == "number" and tostring(v) or type(v) == "string" and string.format("%q", v) or type(v)), 0)
       end
     elseif k == "extends" then
       if type(v) ~= "string" and type(v) ~= "table" then
-        error(string.format("policy '%s': 'extends' must be a path or a policy table (got %s)", path, type(v)), 0)
+        error(string.format("policy '%s': 'extends'%s must be a path or a policy table (got %s)", path,
+          field_line(src, path, k), type(v)), 0)
       end
     elseif type(v) ~= "function" then
-      error(string.format("policy '%s': hook '%s' must be a function (got %s)", path, k, type(v)), 0)
+      error(string.format("policy '%s': hook '%s'%s must be a function (got %s)", path, k, field_line(src, path, k), type(v)), 0)
     end
   end
 end
@@ -118,13 +189,18 @@ end
 local load_file
 
 -- Builds a policy object from a validated table: its hooks chained over the parent's.
-local function build(t, path, opts, depth)
-  validate_table(t, path)
+local function where(fn, path)
+  local info = getinfo(fn, "S")
+  return string.format("%s:%d", path, info.linedefined)
+end
+
+local function build(t, path, opts, depth, src)
+  validate_table(t, path, src)
   local p = {
     path = path,
     trusted = opts.trusted or false,
     instruction_limit = opts.instruction_limit or DEFAULT_LIMIT,
-    hooks = {}, settings = {}, chain = { path },
+    hooks = {}, settings = {}, chain = { path }, budgets = {},
   }
   local parent
   if t.extends then
@@ -137,15 +213,18 @@ local function build(t, path, opts, depth)
       parent = load_file(base, opts, depth + 1)
     end
     for k, v in pairs(parent.settings) do p.settings[k] = v end
+    for k, v in pairs(parent.budgets) do p.budgets[k] = v end
     for _, c in ipairs(parent.chain) do p.chain[#p.chain + 1] = c end
   end
+  p.budgets.time_budget = t.time_budget or p.budgets.time_budget
+  p.budgets.memory_budget = t.memory_budget or p.budgets.memory_budget
   for s in pairs(SETTINGS) do
     if t[s] ~= nil then p.settings[s] = t[s] end
   end
   for _, h in ipairs(HOOKS) do
     local own, up = t[h], parent and parent.hooks[h]
     if own then
-      p.hooks[h] = { fn = own, parent = up, path = path }
+      p.hooks[h] = { fn = own, parent = up, path = path, where = where(own, path) }
     else
       p.hooks[h] = up
     end
@@ -153,20 +232,35 @@ local function build(t, path, opts, depth)
   return p
 end
 
-function load_file(path, opts, depth)
+-- Only regular files of at most MAX_FILE bytes: a FIFO, a device or a directory never blocks or
+-- floods the loader.
+local function read_source(path)
+  if native.readfile then
+    local src, err = native.readfile(path, MAX_FILE)
+    if not src then
+      local opened = err:find("^not a regular file") or err:find("^larger than")
+      error(string.format(opened and "cannot read policy '%s': %s" or "cannot open policy '%s': %s", path, err), 0)
+    end
+    return src
+  end
   local f, err = io.open(path, "r")
   if not f then error(string.format("cannot open policy '%s': %s", path, err), 0) end
-  local src, rerr = f:read("a")
+  local src, rerr = f:read(MAX_FILE + 1)
   f:close()
-  -- a directory opens, and fails only here
-  if not src then error(string.format("cannot read policy '%s': %s", path, rerr), 0) end
-  local env = opts.trusted and setmetatable({}, { __index = _G }) or sandbox_env()
+  if not src and rerr then error(string.format("cannot read policy '%s': %s", path, rerr), 0) end
+  if src and #src > MAX_FILE then error(string.format("cannot read policy '%s': larger than %d bytes", path, MAX_FILE), 0) end
+  return src or ""
+end
+
+function load_file(path, opts, depth)
+  local src = read_source(path)
+  local env = opts.trusted and setmetatable({}, { __index = _G }) or sandbox_env(path)
   local chunk, lerr = load(src, "@" .. path, "t", env)
   if not chunk then error("policy " .. lerr, 0) end
   local tmp = { path = path, trusted = opts.trusted, instruction_limit = opts.instruction_limit or DEFAULT_LIMIT }
   local ok, t = bounded(tmp, "'" .. path .. "'", chunk)
   if not ok then error("policy " .. tostring(t), 0) end
-  return build(t, path, opts, depth or 0)
+  return build(t, path, opts, depth or 0, src)
 end
 
 -- Raises in lauxlib's shape, pointing at the caller of the public function (which is `level`
@@ -188,7 +282,40 @@ local function check_opts(opts, n, fname)
   if opts.name ~= nil and type(opts.name) ~= "string" then
     argerror(n, fname, "name must be a string, got " .. type(opts.name), 4)
   end
+  for _, k in ipairs({ "time_budget", "memory_budget" }) do
+    local v = opts[k]
+    if v ~= nil then
+      local ok, want = check_budget(k, v)
+      if not ok then
+        argerror(n, fname, k .. " must be " .. want .. ", got " .. (type(v) == "number" and tostring(v) or type(v)), 4)
+      end
+    end
+  end
   return opts
+end
+
+-- What a policy is, as the policy process reports it to the host (and `tbtrace policy check` shows).
+local function info(p)
+  local hooks = {}
+  for _, h in ipairs(HOOKS) do
+    local hook = p.hooks[h]
+    if hook then hooks[h] = { path = hook.path, where = hook.where } end
+  end
+  return { chain = p.chain, hooks = hooks, settings = p.settings,
+           time_budget = p.budgets.time_budget, memory_budget = p.budgets.memory_budget }
+end
+
+-- A policy file that is not trusted, loaded in its own process: the host keeps this proxy.
+local function spawn(path, opts)
+  local proc, i = native.spawn(path, {
+    instruction_limit = opts.instruction_limit,
+    time_budget = opts.time_budget, memory_budget = opts.memory_budget,
+  })
+  return {
+    path = path, chain = i.chain, hooks = i.hooks, settings = i.settings, process = proc,
+    trusted = false, instruction_limit = opts.instruction_limit or DEFAULT_LIMIT,
+    budgets = { time_budget = i.time_budget, memory_budget = i.memory_budget },
+  }
 end
 
 -- policy.load(path [, {trusted = false, instruction_limit = 1000000}])
@@ -198,7 +325,9 @@ function policy.load(path, opts)
   end
   -- io.open would open the file named by the part before the NUL
   if path:find("%z") then argerror(1, "policy.load", "path contains a NUL byte") end
-  return load_file(path, check_opts(opts, 2, "policy.load"), 0)
+  opts = check_opts(opts, 2, "policy.load")
+  if not opts.trusted and not CHILD and native.spawn then return spawn(path, opts) end
+  return load_file(path, opts, 0)
 end
 
 -- policy.from_table(t [, opts]): a policy from a table built in Lua (trusted: it is the caller's own code).
@@ -231,11 +360,15 @@ function policy.current() return current end
 
 -- ------------------------------------------------------------------ resolving
 
+-- A read-only view of a copy of the facts: a userdata (native.freeze), so rawset, next and
+-- setmetatable cannot reach what the next hook or the caller sees.
 local function read_only(t)
+  if native.freeze then return native.freeze(t) end
+  local copy_t = copy(t)
   return setmetatable({}, {
-    __index = t,
+    __index = function(_, k) return copy_t[k] end,
     __newindex = function(_, k) error("ctx is read-only (tried to set '" .. tostring(k) .. "')", 2) end,
-    __pairs = function() return next, t, nil end,
+    __pairs = function() return function(_, k) return next(copy_t, k) end, nil, nil end,
     __metatable = false,
   })
 end
@@ -248,6 +381,10 @@ local function call_hook(p, h, ctx)
     local parent = node.parent and function(c2) return invoke(node.parent, c2 or c) end or nil
     return node.fn(c, parent)
   end
+  if native.enter then
+    running = "hook '" .. h .. "'"
+    native.enter(running, hook.where)
+  end
   local ok, res = bounded(p, "the hook", invoke, hook, ctx)
   if not ok then
     error(string.format("policy '%s': hook '%s' failed: %s", hook.path, h, tostring(res)), 0)
@@ -255,13 +392,8 @@ local function call_hook(p, h, ctx)
   return res, hook
 end
 
-local function where(hook)
-  local info = getinfo(hook.fn, "S")
-  return string.format("%s:%d", hook.path, info.linedefined)
-end
-
 local function bad_return(hook, h, msg)
-  error(string.format("policy '%s': hook '%s' (%s) %s", hook.path, h, where(hook), msg), 0)
+  error(string.format("policy '%s': hook '%s' (%s) %s", hook.path, h, hook.where, msg), 0)
 end
 
 local function check_string(v, hook, h)
@@ -302,6 +434,8 @@ function policy.resolve(p, facts)
     argerror(1, "policy.resolve", "policy expected, got " .. type(p))
   end
   if type(facts) ~= "table" then argerror(2, "policy.resolve", "table expected, got " .. type(facts)) end
+  if p.process then return p.process:resolve(facts) end
+  if p.error then error(p.error, 0) end
   local ctx = read_only(facts)
   local out = { settings = p.settings }
   local v, hook = call_hook(p, "name", ctx)
@@ -340,4 +474,10 @@ function policy.resolve(p, facts)
   return out
 end
 
+if CHILD then
+  return policy, {
+    load = function(path, opts) local p = load_file(path, opts, 0); return p, info(p) end,
+    resolve = policy.resolve,
+  }
+end
 return policy

@@ -9,9 +9,9 @@ local run = os.getenv("TBTRACE_RUN") or "run"
 return {
   extends = "per_run.lua",
   logdir = function(ctx)
-    return string.format("%s/%s/%s-%d", root, run, ctx.host, ctx.pid)
+    return string.format("%s/%s/%s-%d", root, run, ctx.host or "localhost", ctx.pid or 0)
   end,
   name = function(ctx)
-    return string.format("%s/%s", ctx.host, ctx.name or "trace")
+    return string.format("%s/%s", ctx.host or "localhost", ctx.name or "trace")
   end,
 }

@@ -9,8 +9,8 @@ return {
     if s then
       local n = math.tointeger(tonumber(s))
       if not n then error("TBTRACE_STEP must be an integer, got '" .. s .. "'") end
-      return n + ctx.export_index - 1
+      return n + (ctx.export_index or 1) - 1
     end
-    return ctx.default_step or ctx.export_index
+    return ctx.default_step or ctx.export_index or 1
   end,
 }

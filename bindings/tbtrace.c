@@ -491,7 +491,7 @@ static void print_usage(void) {
           "  -v        show version information (--version: and exit)\n"
           "  --        stop handling options\n"
           "  -         stop handling options and execute stdin\n",
-          progname, progname, progname);
+          progname, progname, progname, progname);
 }
 
 static int pmain(lua_State *L) {

@@ -47,6 +47,7 @@ void tbt_free(void *p) {
 }
 
 char *tbt_strdup(const char *s) {
+  if (!s) return NULL;
   size_t n = strlen(s) + 1;
   char *d = tbt_malloc(n);
   if (d) memcpy(d, s, n);

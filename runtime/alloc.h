@@ -5,13 +5,13 @@
 #define TBT_ALLOC_H
 
 #include <stddef.h>
+#include "tbtrace.h"
 #include <protobuf-c/protobuf-c.h>
 
 void *tbt_malloc(size_t n);
 void *tbt_calloc(size_t count, size_t size);   /* checks count * size for overflow */
 void *tbt_realloc(void *p, size_t n);
-char *tbt_strdup(const char *s);
-/* tbt_free is public (tbtrace.h). */
+/* tbt_strdup and tbt_free are public (tbtrace.h). */
 
 /* zlib's allocation callbacks (z_stream.zalloc / zfree) over the library allocator. */
 void *tbt_zalloc(void *opaque, unsigned items, unsigned size);

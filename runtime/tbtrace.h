@@ -52,6 +52,9 @@ const char *tbt_strerror(int code);
 ** set it before any other call. */
 typedef void *(*tbt_realloc_fn)(void *ud, void *ptr, size_t size);
 void tbt_set_allocator(tbt_realloc_fn realloc_fn, void *ud);
+/* A copy of s made with the library allocator (what an export resolver returns, see
+** tbtrace_policy.h); release it with tbt_free. NULL when s is NULL or memory runs out. */
+char *tbt_strdup(const char *s);
 
 /* --------------------------------------------------------------- CRC32C */
 

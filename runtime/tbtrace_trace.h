@@ -236,7 +236,7 @@ static inline void tbt_span_cleanup_(int *unused) {
 #define TBT_CAT2_(a, b) a##b
 #define TBT_CAT_(a, b) TBT_CAT2_(a, b)
 #define TBT_SCOPE(name)                                                               \
-  __attribute__((cleanup(tbt_span_cleanup_))) int TBT_CAT_(tbt_scope_, __LINE__) =    \
+  __attribute__((cleanup(tbt_span_cleanup_), unused)) int TBT_CAT_(tbt_scope_, __LINE__) = \
       (tbt_span_begin(name), 0)
 #define TBT_SPAN(name)                                                                \
   for (__attribute__((cleanup(tbt_span_cleanup_))) int TBT_CAT_(tbt_span_once_, __LINE__) = \

@@ -258,6 +258,12 @@ static void hostile_basics(void) {
   ROW(tbt_crc32c_unmask, tbt_crc32c_mask(tbt_crc32c_unmask(0)), 0);
   ROWC(tbt_crc32c_impl, strcmp(tbt_crc32c_impl(), "sse4.2") == 0 || strcmp(tbt_crc32c_impl(), "portable") == 0);
   ROWV(tbt_free, tbt_free(NULL));
+  ROWC(tbt_strdup, tbt_strdup(NULL) == NULL);
+  {
+    char *d = tbt_strdup("");
+    ROWC(tbt_strdup, d != NULL && d[0] == '\0');
+    tbt_free(d);
+  }
 
   char host[64];
   ROWV(tbt_hostname, tbt_hostname(NULL, sizeof host));

@@ -128,7 +128,7 @@ for _, h in ipairs(headers) do
     for _, e in ipairs(s.entries) do
       if #e.code > 0 then
         emit("")
-        emit("```c")
+        emit("```c fragment")
         for _, c in ipairs(e.code) do emit(c) end
         emit("```")
       end

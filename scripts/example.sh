@@ -27,6 +27,8 @@ cat <<MSG
 
 Written: $logdir (events in train/, profile files in train/plugins/profile/)
 Next:
+  build/tbtrace ls $logdir
+      lists its runs and tags, with a sparkline per scalar
   build/tbtrace cat $logdir
       prints the events as JSON lines, checking every checksum
   tensorboard --logdir $parent

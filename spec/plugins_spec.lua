@@ -382,3 +382,73 @@ describe("scripts/examples/sweep.lua", function()
     assert.are.same({ "0.003/sgd", "0.003/momentum", "0.03/sgd", "0.03/momentum", "0.3/sgd", "0.3/momentum" }, groups)
   end)
 end)
+
+describe("image as TF takes it", function()
+  -- The PNGs of one image given as floats and of the bytes convert_image_dtype(saturate=True)
+  -- makes of them (trunc(clamp(x * 255.5, 0, 255)) in float32): the same encoder, so the same
+  -- bytes exactly when the conversion agrees.
+  local function pngs(data)
+    local evs = written(function() assert.is_true(tbtrace.image("i", data)) end, 1)
+    local vals = wire.tensor_values(only_value(evs[1]).tensor)
+    return vals
+  end
+
+  it("converts floats in [0, 1] as tf.image.convert_image_dtype does, clipping the rest", function()
+    local floats = { { { 0.0 }, { 0.5 }, { 1.0 }, { 2.0 }, { -1.0 }, { 0.998 }, { 0.25 }, { 1 / 255.5 },
+      { 0.998043001 }, { 0.99804306 }, { math.huge }, { -math.huge } } }
+    local bytes = { { { 0 }, { 127 }, { 255 }, { 255 }, { 0 }, { 254 }, { 63 }, { 1 }, { 254 }, { 255 }, { 255 }, { 0 } } }
+    local a, b = pngs(floats), pngs(bytes)
+    assert.are.equal("12", a[1])   -- width
+    assert.are.equal("1", a[2])    -- height
+    assert.are.equal(b[3], a[3])
+    -- and a different rounding would show: 0.5 rounded to nearest is 128
+    bytes[1][2][1] = 128
+    assert.are_not.equal(pngs(bytes)[3], a[3])
+  end)
+
+  it("takes grey + alpha images", function()
+    local vals = pngs({ { { 10, 255 }, { 20, 0 } } })
+    local png = vals[3]
+    assert.are.equal("\x89PNG\r\n\x1a\n", png:sub(1, 8))
+    -- IHDR: width 2, height 1, bit depth 8, colour type 4 (grey + alpha)
+    local w, h, depth, colour = string.unpack(">I4I4BB", png, 17)
+    assert.are.same({ 2, 1, 8, 4 }, { w, h, depth, colour })
+  end)
+end)
+
+describe("tbtrace ls", function()
+  it("lists the hparams, custom_scalars and graph plugins of a logdir", function()
+    local exe = os.getenv("TBTRACE_EXE") or "build/tbtrace"
+    local dir = fs.tmpdir("ls")
+    local w = assert(tbtrace.create_file_writer(dir))
+    w:as_default(0, function()
+      tbtrace.hparams.config { hparams = { { name = "lr" } }, metrics = { "loss" } }
+      tbtrace.hparams.run({ lr = 0.1 }):close()
+      tbtrace.custom_scalars { { title = "t", charts = { { tags = { "loss" } } } } }
+      tbtrace.graph("")
+    end)
+    w:close()
+    local p = io.popen(fs.quote(exe) .. " ls " .. fs.quote(dir) .. " 2>&1")
+    local out = p:read("a")
+    assert.is_true(p:close(), out)
+    assert.matches("\n  hparams %(3 tags%)\n", out)
+    assert.matches("_hparams_/experiment", out)
+    assert.matches("_hparams_/session_start_info", out)
+    assert.matches("_hparams_/session_end_info", out)
+    assert.matches("\n  custom_scalars %(1 tag%)\n%s+custom_scalars__config__", out)
+    assert.matches("\n  graph %(1 tag%)\n", out)
+  end)
+end)
+
+describe("hparams session objects", function()
+  it("refuse an unknown status", function()
+    local evs = written(function()
+      local s = tbtrace.hparams.run({ a = 1 })
+      assert.has_error(function() s:close("done") end, "bad argument #1 to 'close' (invalid option 'done')")
+      assert.is_true(s:close("running"))
+      assert.matches("^hparams session %(closed%)$", tostring(s))
+    end)
+    assert.are.equal(2, #evs)
+    assert.are.equal(E.HParamsStatus.STATUS_RUNNING, hparams_data(evs[2], "_hparams_/session_end_info").session_end_info.status)
+  end)
+end)

@@ -144,8 +144,10 @@ static int opt_max_outputs(lua_State *L, int arg) {
 }
 
 /* tbtrace.image(name, data, step, max_outputs, description)
-**   data: nested tables [k][h][w][c] (or [h][w][c] for one image) of integers 0..255, c in 1, 3, 4;
-**   or {height=, width=, channels=, pixels=<string of k*h*w*c bytes>}. */
+**   data: nested tables [k][h][w][c] (or [h][w][c] for one image), c in 1..4 (grey, grey + alpha,
+**   RGB, RGBA), of integers 0..255, or of numbers in [0, 1] when any of them is a float (converted
+**   as tf.image.convert_image_dtype does, tbt_image_float); or {height=, width=, channels=,
+**   pixels=<string of k*h*w*c bytes>}. */
 static int l_image(lua_State *L) {
   const char *tag = check_scoped_tag(L, 1);
   tbt_step step = tbt_lua_optstep(L, 3);
@@ -169,7 +171,7 @@ static int l_image(lua_State *L) {
     lua_pop(L, 3);
     if (!ok1 || !ok2 || !ok3 || h <= 0 || w <= 0 || h > 1 << 16 || w > 1 << 16)
       return luaL_argerror(L, 2, "height and width must be positive integers");
-    if (c != 1 && c != 3 && c != 4) return luaL_argerror(L, 2, "channels must be 1, 3 or 4");
+    if (c < 1 || c > 4) return luaL_argerror(L, 2, "channels must be 1, 2, 3 or 4");
     size_t one = (size_t)h * (size_t)w * (size_t)c;
     if (len == 0 || len % one) return luaL_argerror(L, 2, "pixels must hold whole images of height*width*channels bytes");
     count = (int64_t)(len / one);
@@ -185,8 +187,31 @@ static int l_image(lua_State *L) {
     h = f.dims[o];
     w = f.dims[o + 1];
     c = f.dims[o + 2];
-    if (c != 1 && c != 3 && c != 4) return luaL_argerror(L, 2, "channels must be 1, 3 or 4");
+    if (c < 1 || c > 4) return luaL_argerror(L, 2, "channels must be 1, 2, 3 or 4");
     if (h == 0 || w == 0) return luaL_argerror(L, 2, "images must not be empty");
+    /* Any float makes it a float image, as a Python list with one float makes a float tensor. */
+    int floats = 0;
+    for (size_t i = 0; i < f.count && !floats; i++) {
+      lua_rawgeti(L, leaves, (lua_Integer)i + 1);
+      floats = lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1);
+      lua_pop(L, 1);
+    }
+    if (floats) {
+      float *fbuf = lua_newuserdatauv(L, (f.count ? f.count : 1) * sizeof *fbuf, 0);
+      for (size_t i = 0; i < f.count; i++) {
+        lua_rawgeti(L, leaves, (lua_Integer)i + 1);
+        if (lua_type(L, -1) != LUA_TNUMBER)
+          return luaL_argerror(L, 2, lua_pushfstring(L, "element %I must be a number", (lua_Integer)i + 1));
+        lua_Number v = lua_tonumber(L, -1);
+        if (v != v) return luaL_argerror(L, 2, lua_pushfstring(L, "element %I is NaN", (lua_Integer)i + 1));
+        fbuf[i] = (float)v;
+        lua_pop(L, 1);
+      }
+      if (count > 0x7fffffff) return luaL_argerror(L, 2, "too many images");
+      int rc = tbt_image_float(tag, fbuf, (int)count, (int)h, (int)w, (int)c, max_outputs, step, desc);
+      if (rc == TBT_ERANGE) luaL_argerror(L, 2, "image too large");
+      return tbt_lua_summary_result(L, rc, "image");
+    }
     uint8_t *buf = lua_newuserdatauv(L, f.count ? f.count : 1, 0);
     for (size_t i = 0; i < f.count; i++) {
       lua_rawgeti(L, leaves, (lua_Integer)i + 1);

@@ -46,7 +46,8 @@ void tbt_trace_off(void);
 int tbt_trace_is_on(void);
 
 /* Exports the trace (see the top of this file) and ends it.
-** name: the summary tag (non-empty). step: as for summaries; a missing step is TBT_ENOSTEP only when
+** name: the summary tag (non-empty; open summary scopes go in front, as TF's summary_scope puts
+** them). step: as for summaries; a missing step is TBT_ENOSTEP only when
 ** a default writer would record. profiler_outdir: overrides the one given to tbt_trace_on; with the
 ** profiler on and neither given, the default writer's logdir is used, else TBT_ENOOUTDIR.
 ** Returns 0 or a negative code; TBT_ENOTRACE when no trace is on. */

@@ -7,7 +7,8 @@
 **   1. no trace on                          -> TBT_ENOTRACE
 **   2. the export policy, if one is installed (tbtrace_policy.h): name, step, logdir for a writer
 **      it creates when there is no default writer, profiler outdir, run name -> TBT_EPOLICY
-**   3. the tag: the policy's name, else the caller's; empty or not UTF-8 -> TBT_EINVAL
+**   3. the tag: the policy's name, else the caller's; empty or not UTF-8 -> TBT_EINVAL; open
+**      summary scopes in front
 **   4. recording: the default writer and the record condition, as for any summary; then the
 **      step: the caller's, else the policy's, else tbt_get_step(); none while recording ->
 **      TBT_ENOSTEP (without a default writer no step is needed, as in TF); a closed default
@@ -132,6 +133,12 @@ static int export_locked(const char *name, tbt_step step, const char *profiler_o
   const char *tag = d.name ? d.name : name;
   if (!tag || !*tag || !tbt_utf8_valid(tag, strlen(tag))) {
     rc = fail(TBT_EINVAL, "trace_export: the name must be a non-empty UTF-8 string");
+    goto done;
+  }
+  /* TF writes the summary inside summary_scope(name): open summary scopes prefix the tag. */
+  rc = tbt_summary_scoped_tag(&tag, "");
+  if (rc) {
+    rc = fail(rc, NULL);
     goto done;
   }
   if (!step.has_step && d.has_step) step = TBT_STEP(d.step);

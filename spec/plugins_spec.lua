@@ -452,3 +452,18 @@ describe("hparams session objects", function()
     assert.are.equal(E.HParamsStatus.STATUS_RUNNING, hparams_data(evs[2], "_hparams_/session_end_info").session_end_info.status)
   end)
 end)
+
+describe("trace_export under a summary scope", function()
+  it("prefixes the export's tag, as TF's trace_export writes inside summary_scope(name)", function()
+    local evs = written(function()
+      tbtrace.summary_scope("phase", function()
+        assert(tbtrace.trace_on { graph = true })
+        tbtrace.span("step", function() end)
+        assert(tbtrace.trace_export("train", 3))
+      end)
+    end)
+    local tags = {}
+    for _, ev in ipairs(evs) do if ev.summary then tags[#tags + 1] = only_value(ev).tag end end
+    assert.are.same({ "phase/train" }, tags)
+  end)
+end)

@@ -852,6 +852,20 @@ case("tbtrace.trace_on", { rows = {
   { A({ memory_limit = -1 }), E"bad option 'memory_limit' to 'trace_on' (non-negative integer expected, got negative)" },
   { A({ memory_limit = 1.5 }), E"bad option 'memory_limit' to 'trace_on' (non-negative integer expected, got number)" },
   { A({ memory_limit = "1" }), E"bad option 'memory_limit' to 'trace_on' (non-negative integer expected, got string)" },
+  { A({ lua_calls = 1 }), E"bad option 'lua_calls' to 'trace_on' (boolean or table expected, got number)" },
+  { A({ lua_calls = { 1 } }), E"bad option 'lua_calls' to 'trace_on' (unknown key '1')" },
+  { A({ lua_calls = { include = {} , exclude = { {} } } }), E"bad option 'lua_calls' to 'trace_on' (exclude[1] must be a string, got table)" },
+  { A({ lua_calls = { include = "[" } }), P"^bad option 'lua_calls' to 'trace_on' %(include: .*malformed pattern" },
+  { A({ lua_calls = { include = big("x") } }), R(true), why = "a long pattern is only a pattern" },
+  { A({ lua_samples = 0 }), E"bad option 'lua_samples' to 'trace_on' (samples per second in 1..10000 expected, got 0)" },
+  { A({ lua_samples = MAXI }), P"^bad option 'lua_samples' to 'trace_on' %(samples per second in 1%.%.10000 expected, got %d+%)" },
+  { A({ lua_samples = NAN }), P"^bad option 'lua_samples' to 'trace_on' %(samples per second in 1%.%.10000 expected, got [-]?nan%)" },
+  { A({ lua_samples = {} }), E"bad option 'lua_samples' to 'trace_on' (samples per second in 1..10000 expected, got table)" },
+  { A({ lua_samples = 10000, lua_calls = true }), C(function()
+      assert.is_true(tbtrace.trace_stats().on)
+      tbtrace.trace_off()
+      assert.is_nil(debug.gethook())
+    end), why = "both at once, and trace_off takes both away" },
   { A(), R(true) },
   { A(), R(false, "Trace already enabled"), ctx = "trace" },
   { A({ memory_limit = MAXI, bogus = 1 }), R(true) },

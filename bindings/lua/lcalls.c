@@ -29,8 +29,10 @@ enum { UV_ANCHORS = 1, UV_OPTIONS = 2 };
 
 typedef struct fslot {
   const void *f;
-  uint32_t id;     /* the span name; 0 when the function is not traced */
+  uint32_t id;     /* the span name */
+  uint8_t traced;  /* 0 when the options leave the function out */
   uint8_t kind;    /* a coroutine function whose return may end a coroutine's frames */
+  char *name;      /* the span name's text */
 } fslot;
 
 enum { K_PLAIN, K_RESUME, K_WRAPPED, K_CLOSE };
@@ -160,6 +162,19 @@ static ptrdiff_t find_frame(const cstack *s, const void *ci) {
 
 /* ------------------------------------------------------------------ names */
 
+static char *tbt_lua_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+static void forget_names(calls *c) {
+  for (size_t i = 0; i < FCACHE_SLOTS; i++) free(c->fcache[i].name);
+  memset(c->fcache, 0, sizeof c->fcache);
+  c->nf = 0;
+}
+
 static inline uint32_t fslot_of(const void *p) {
   return (uint32_t)(((uintptr_t)p * 0x9E3779B97F4A7C15ull) >> (64 - FCACHE_BITS));
 }
@@ -230,12 +245,11 @@ static const fslot *lookup(lua_State *L, calls *c, lua_Debug *ar) {
   lua_getfield(L, LUA_REGISTRYINDEX, CALLS_KEY);
   int ud = top + 1;
   if (c->nf >= FCACHE_MAX) {
-    memset(c->fcache, 0, sizeof c->fcache);
-    c->nf = 0;
+    forget_names(c);
     lua_newtable(L);
     lua_setiuservalue(L, ud, UV_ANCHORS);
   }
-  fslot e = {f, 0, K_PLAIN};
+  fslot e = {f, 0, 0, K_PLAIN, NULL};
   lua_CFunction cf = lua_tocfunction(L, top);
   if (cf && cf == c->resume) e.kind = K_RESUME;
   else if (cf && cf == c->close) e.kind = K_CLOSE;
@@ -245,22 +259,22 @@ static const fslot *lookup(lua_State *L, calls *c, lua_Debug *ar) {
   lua_getiuservalue(L, ud, UV_OPTIONS);
   int opts = lua_gettop(L);
   int traced = !is_c || c->c_functions;
-  if (traced && !is_c) {
+  if (traced && !is_c && lua_istable(L, opts)) {
     traced = matches(L, opts, "include", ar->source) != 0 &&
              matches(L, opts, "exclude", ar->source) != 1;
   }
-  if (traced) {
-    const char *name = ar->name;
-    if (ar->what[0] == 'm') name = "main chunk";
-    if (!name) {
-      lua_pushvalue(L, top);
-      name = global_name(L);
-    }
-    if (!name) name = "function";
-    const char *s = is_c ? lua_pushfstring(L, "%s ([C])", name)
-                         : lua_pushfstring(L, "%s (%s:%d)", name, ar->short_src, ar->linedefined);
-    e.id = tbt_intern(s);
+  const char *name = ar->name;
+  if (ar->what[0] == 'm') name = "main chunk";
+  if (!name) {
+    lua_pushvalue(L, top);
+    name = global_name(L);
   }
+  if (!name) name = "function";
+  const char *s = is_c ? lua_pushfstring(L, "%s ([C])", name)
+                       : lua_pushfstring(L, "%s (%s:%d)", name, ar->short_src, ar->linedefined);
+  e.id = tbt_intern(s);
+  e.name = tbt_lua_strdup(s);
+  e.traced = e.id && e.name && traced;
   lua_getiuservalue(L, ud, UV_ANCHORS);
   lua_pushvalue(L, top);
   lua_pushboolean(L, 1);
@@ -292,7 +306,7 @@ static lua_State *coroutine_of(lua_State *L, lua_Debug *ar, int kind) {
 static void push_frame(lua_State *L, calls *c, cstack *s, lua_Debug *ar) {
   lua_getinfo(L, "f", ar);
   const fslot *e = lookup(L, c, ar);
-  frame f = {ar->i_ci, NULL, e->id != 0};
+  frame f = {ar->i_ci, NULL, e->traced};
   if (e->kind != K_PLAIN) {
     f.co = coroutine_of(L, ar, e->kind);
     /* a coroutine made before the trace has no hook yet: give it the state's */
@@ -438,6 +452,7 @@ int tbt_lua_calls_check(lua_State *L, int t) {
 static int calls_gc(lua_State *L) {
   calls *c = lua_touserdata(L, 1);
   free_stacks(c);
+  forget_names(c);
   return 0;
 }
 
@@ -459,6 +474,8 @@ static calls *get_calls(lua_State *L) {
   c->main = lua_tothread(L, -1);
   lua_pop(L, 1);
   c->category = tbt_intern("lua");
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, UV_ANCHORS);
   /* the coroutine functions whose return may leave a coroutine dead */
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   if (lua_getfield(L, -1, "coroutine") == LUA_TTABLE) {
@@ -490,8 +507,7 @@ void tbt_lua_calls_start(lua_State *L) {
   lua_getfield(L, -2, "c_functions");
   c->c_functions = lua_toboolean(L, -1);
   lua_pop(L, 3);
-  memset(c->fcache, 0, sizeof c->fcache);
-  c->nf = 0;
+  forget_names(c);
   free_stacks(c);
   c->on = 1;
   tbt_hook_set(L, TBT_HOOK_CALLS, LUA_MASKCALL | LUA_MASKRET, 0, calls_hook, c);
@@ -507,9 +523,8 @@ void tbt_lua_calls_stop(lua_State *L) {
     c->on = 0;
     tbt_hook_clear(L, TBT_HOOK_CALLS);
     free_stacks(c);
-    memset(c->fcache, 0, sizeof c->fcache);
-    c->nf = 0;
-    lua_pushnil(L);
+    forget_names(c);
+    lua_newtable(L);
     lua_setiuservalue(L, -2, UV_ANCHORS);
   }
   lua_pop(L, 1);
@@ -521,4 +536,12 @@ void tbt_lua_calls_pause(lua_State *L, int paused) {
     c->paused = paused;
   }
   lua_pop(L, 1);
+}
+
+const char *tbt_lua_func_name(lua_State *L, lua_Debug *ar) {
+  calls *c = get_calls(L);
+  lua_getinfo(L, "f", ar);
+  const fslot *e = lookup(L, c, ar);
+  lua_pop(L, 1);
+  return e->name ? e->name : "?";
 }

@@ -12,6 +12,7 @@
 */
 #include "lbind.h"
 #include "lcalls.h"
+#include "lsample.h"
 
 #include "lpolicy.h"
 #include "tbtrace_policy.h"
@@ -89,6 +90,16 @@ static void check_option(lua_State *L, int t, const char *key) {
   if (why) luaL_error(L, "bad option '%s' to 'trace_export' (%s)", key, why);
 }
 
+/* nil, "<path>: <message>", errno: an I/O failure naming its file. */
+static int fail_path(lua_State *L, int code, const char *path) {
+  int n = tbt_lua_fail(L, code);
+  if (path) {
+    lua_pushfstring(L, "%s: %s", path, lua_tostring(L, -2));
+    lua_replace(L, -3);
+  }
+  return n;
+}
+
 static int l_trace_export(lua_State *L) {
   int base = 1;
   if (lua_type(L, 1) == LUA_TTABLE) {
@@ -104,11 +115,17 @@ static int l_trace_export(lua_State *L) {
   lua_State *prev = t_exporting;
   t_exporting = L;
   tbt_lua_calls_pause(L, 1);   /* the export's own calls (policies) are not traced */
+  tbt_lua_samples_pause(L, 1);
   int rc = tbt_trace_export(name, step, outdir);
   t_exporting = prev;
   tbt_lua_calls_pause(L, 0);
+  tbt_lua_samples_pause(L, 0);
   if (rc) return export_error(L, rc);
   tbt_lua_calls_stop(L);
+  const char *dir = tbt_last_export()->profile_dir, *folded = NULL;
+  rc = tbt_lua_samples_write(L, dir, &folded);
+  tbt_lua_samples_stop(L);
+  if (rc < 0) return fail_path(L, rc, folded);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -127,6 +144,7 @@ static int l_last_export(lua_State *L) {
   set_path(L, "profile_dir", r->profile_dir);
   set_path(L, "xplane_path", r->xplane_path);
   set_path(L, "chrome_trace_path", r->chrome_trace_path);
+  set_path(L, "folded_path", tbt_lua_samples_path(L));
   lua_pushinteger(L, (lua_Integer)r->spans);
   lua_setfield(L, -2, "spans");
   lua_pushinteger(L, (lua_Integer)r->dropped);

@@ -1,9 +1,9 @@
 /*
 ** lhook.c: the hook multiplexer (see lhook.h).
 **
-** The multiplexer is a userdata in the registry; its user values are the budget's Lua function
-** and a weak-keyed table thread -> user hook (a userdata whose user value is the Lua function),
-** as ldblib keeps its own. Every thread it hooks runs mux_hook, which finds it through the
+** The multiplexer is a userdata in the registry (under mux_key); its user values are the
+** budget's Lua function and a weak-keyed table thread -> user hook (a userdata whose user value
+** is the Lua function), as ldblib keeps its own. Every thread it hooks runs mux_hook, which finds it through the
 ** registry, so a coroutine inheriting the hook from its creator needs nothing more.
 **
 ** Counts: each count client keeps how many instructions it has left; a thread's count hook is set
@@ -17,7 +17,8 @@
 #include <signal.h>
 #include <string.h>
 
-#define MUX_KEY "tbtrace.hookmux"
+/* The registry key: this address (a light userdata), which costs no string lookup per event. */
+static const char mux_key = 0;
 #define COUNT_QUANTUM 4096
 #define ALL_EVENTS (LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT)
 
@@ -51,14 +52,14 @@ static void mux_hook(lua_State *L, lua_Debug *ar);
 
 tbt_hookmux *tbt_hook_mux(lua_State *L) {
   tbt_hookmux *m = NULL;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, MUX_KEY) == LUA_TUSERDATA) m = lua_touserdata(L, -1);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mux_key) == LUA_TUSERDATA) m = lua_touserdata(L, -1);
   lua_pop(L, 1);
   return m;
 }
 
 /* Pushes T's user hook userdata (or nil) and returns it. */
 static uhook *push_uhook(lua_State *L, lua_State *T) {
-  lua_getfield(L, LUA_REGISTRYINDEX, MUX_KEY);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mux_key);
   lua_getiuservalue(L, -1, UV_USERHOOKS);
   lua_remove(L, -2);
   if (L == T)
@@ -167,26 +168,26 @@ static void mux_hook(lua_State *L, lua_Debug *ar) {
   if (!m) return;
   int emask = event_mask(ar->event);
   int reapply = 0, elapsed = m->applied;
+  int fires[TBT_HOOK_NCLIENTS] = {0};
   if (m->armed) {
     m->armed = 0;
     reapply = 1;
     elapsed = 1;
-    hclient *s = &m->c[TBT_HOOK_SAMPLES];
-    if (s->fn) s->fn(L, ar, s->ud);
+    fires[TBT_HOOK_SAMPLES] = 1;
   }
   hclient *calls = &m->c[TBT_HOOK_CALLS];
   if ((calls->mask & emask) && emask != LUA_MASKCOUNT) calls->fn(L, ar, calls->ud);
   uhook *u = m->nuser ? push_uhook(L, L) : NULL;
   int user_fires = u && (u->mask & emask) && emask != LUA_MASKCOUNT;
-  int budget_fires = 0;
   if (emask == LUA_MASKCOUNT) {
     reapply = 1;
-    hclient *b = &m->c[TBT_HOOK_BUDGET];
-    if (b->mask & LUA_MASKCOUNT) {
-      b->left -= elapsed;
-      if (b->left <= 0) {
-        b->left = b->count;
-        budget_fires = 1;
+    for (int i = 0; i < TBT_HOOK_NCLIENTS; i++) {
+      hclient *c = &m->c[i];
+      if (!(c->mask & LUA_MASKCOUNT)) continue;
+      c->left -= elapsed;
+      if (c->left <= 0) {
+        c->left = c->count;
+        fires[i] = 1;
       }
     }
     if (u && (u->mask & LUA_MASKCOUNT)) {
@@ -200,11 +201,11 @@ static void mux_hook(lua_State *L, lua_Debug *ar) {
     reapply = 1;   /* an event nobody wants any more (a client went away, or the arming) */
   }
   if (reapply) apply(m, L, u);
+  hclient *s = &m->c[TBT_HOOK_SAMPLES];
+  if (fires[TBT_HOOK_SAMPLES] && s->fn) s->fn(L, ar, s->ud);
   /* Last, as each may raise. */
-  if (budget_fires) {
-    hclient *b = &m->c[TBT_HOOK_BUDGET];
-    b->fn(L, ar, b->ud);
-  }
+  hclient *b = &m->c[TBT_HOOK_BUDGET];
+  if (fires[TBT_HOOK_BUDGET] && b->fn) b->fn(L, ar, b->ud);
   if (user_fires) call_user(L, ar);
   if (u) lua_pop(L, 1);
 }
@@ -214,7 +215,7 @@ static void mux_hook(lua_State *L, lua_Debug *ar) {
 static void budget_fire(lua_State *L, lua_Debug *ar, void *ud) {
   (void)ar;
   (void)ud;
-  lua_getfield(L, LUA_REGISTRYINDEX, MUX_KEY);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mux_key);
   lua_getiuservalue(L, -1, UV_BUDGET);
   lua_remove(L, -2);
   lua_call(L, 0, 0);
@@ -231,7 +232,7 @@ static int l_budget(lua_State *L) {
     count = luaL_checkinteger(L, 2);
     luaL_argcheck(L, count > 0 && count <= 0x7fffffff, 2, "count must be in 1..2^31-1");
   }
-  lua_getfield(L, LUA_REGISTRYINDEX, MUX_KEY);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mux_key);
   int mux = lua_gettop(L);
   hclient *b = &m->c[TBT_HOOK_BUDGET];
   int had = b->fn != NULL;
@@ -357,7 +358,7 @@ static void wrap_debug(lua_State *L, int mux) {
 
 void tbt_lua_open_hooks(lua_State *L) {
   luaL_checkstack(L, 8, "hooks");
-  if (lua_getfield(L, LUA_REGISTRYINDEX, MUX_KEY) != LUA_TUSERDATA) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &mux_key) != LUA_TUSERDATA) {
     lua_pop(L, 1);
     tbt_hookmux *m = lua_newuserdatauv(L, sizeof *m, 2);
     memset(m, 0, sizeof *m);
@@ -371,7 +372,7 @@ void tbt_lua_open_hooks(lua_State *L) {
     lua_setmetatable(L, -2);
     lua_setiuservalue(L, -2, UV_USERHOOKS);
     lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, MUX_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &mux_key);
     wrap_debug(L, lua_gettop(L));
   }
   lua_pop(L, 1);

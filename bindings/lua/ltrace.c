@@ -11,6 +11,7 @@
 
 #include "lbind.h"
 #include "lcalls.h"
+#include "lsample.h"
 #include "tbtrace.h"
 
 #include <lauxlib.h>
@@ -210,9 +211,10 @@ static int opt_bool_arg(lua_State *L, int arg, int dflt) {
 static int l_trace_on(lua_State *L) {
   tbt_trace_options o;
   tbt_trace_options_init(&o);
-  int calls = 0;
+  int calls = 0, hz = 0;
   if (lua_type(L, 1) == LUA_TTABLE) {
     calls = tbt_lua_calls_check(L, 1);
+    hz = tbt_lua_samples_check(L, 1);
     o.graph = opt_bool_field(L, 1, "graph", 1);
     o.profiler = opt_bool_field(L, 1, "profiler", 0);
     int ty = lua_getfield(L, 1, "profiler_outdir");   /* stays on the stack while used */
@@ -247,12 +249,18 @@ static int l_trace_on(lua_State *L) {
   }
   if (rc < 0) return luaL_error(L, "trace_on: %s", tbt_strerror(rc));
   if (calls) tbt_lua_calls_start(L);
+  if (hz && (rc = tbt_lua_samples_start(L, hz)) != 0) {
+    tbt_lua_calls_stop(L);
+    tbt_trace_off();
+    return luaL_error(L, "trace_on: cannot start the sampler: %s", tbt_strerror(rc));
+  }
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int l_trace_off(lua_State *L) {
   tbt_lua_calls_stop(L);
+  tbt_lua_samples_stop(L);
   tbt_trace_off();
   return 0;
 }

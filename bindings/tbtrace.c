@@ -8,6 +8,8 @@
 **   tbtrace cat FILE|LOGDIR...     print event files as JSON lines
 **   tbtrace ls LOGDIR...           what a logdir holds: runs, tags, traces, profiles
 **   tbtrace policy check FILE [fact=value...]   what an export policy decides
+**   tbtrace --profile[=OUTDIR] script.lua [args...]   and   tbtrace flame FILE.folded
+**                                  profile a script; print a saved profile (profile_cli.h)
 **
 ** At the prompt, values are pretty-printed (tables nested to a bounded depth and width) and Tab
 ** completes Lua names: globals, keywords, and fields after '.' or ':'.
@@ -25,6 +27,7 @@
 #include "cat.h"
 #include "ls.h"
 #include "policy_check.h"
+#include "profile_cli.h"
 #include "tbtrace.h"
 
 #ifdef TBT_USE_READLINE
@@ -484,6 +487,8 @@ static void print_usage(void) {
           "       %s cat [--skip-corrupt] [--tag PATTERN] FILE|LOGDIR...\n"
           "       %s ls LOGDIR...\n"
           "       %s policy check FILE [fact=value ...]\n"
+          "       %s --profile[=OUTDIR] [--calls] [--hz=N] script.lua [args]\n"
+          "       %s flame FILE.folded\n"
           "Available options are:\n"
           "  -e stat   execute string 'stat'\n"
           "  -i        enter interactive mode after executing 'script'\n"
@@ -491,7 +496,7 @@ static void print_usage(void) {
           "  -v        show version information (--version: and exit)\n"
           "  --        stop handling options\n"
           "  -         stop handling options and execute stdin\n",
-          progname, progname, progname, progname);
+          progname, progname, progname, progname, progname, progname);
 }
 
 static int pmain(lua_State *L) {
@@ -578,6 +583,9 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "cat") == 0) return tbt_cat_main(argc - 1, argv + 1);
   if (argc > 1 && strcmp(argv[1], "ls") == 0) return tbt_ls_main(argc - 1, argv + 1);
   if (argc > 1 && strcmp(argv[1], "policy") == 0) return tbt_policy_check_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "flame") == 0) return tbt_flame_main(argc - 1, argv + 1);
+  if (argc > 1 && strncmp(argv[1], "--profile", 9) == 0 && strchr("=", argv[1][9]))
+    return tbt_profile_main(argc - 1, argv + 1);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);

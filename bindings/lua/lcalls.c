@@ -14,6 +14,7 @@
 #include "tbtrace.h"
 
 #include <lauxlib.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,8 @@ typedef struct cstack {
 typedef struct calls {
   lua_State *main;
   int on;
+  unsigned gen;    /* the request it follows */
+  int origin;      /* this state made the request (the others follow it) */
   int paused;
   int c_functions;
   uint32_t category;
@@ -61,6 +64,68 @@ typedef struct calls {
   cstack *stacks;   /* open addressing by thread, no tombstones */
   size_t nstacks, capstacks;
 } calls;
+
+/* What the state that started the trace asked for, for the other states of the process: copies
+** of its options, under g_req_mu. gen changes with each start and stop. */
+typedef struct request {
+  int on, c_functions;
+  char **pat[2];   /* include, exclude */
+  int npat[2];
+} request;
+
+static pthread_mutex_t g_req_mu = PTHREAD_MUTEX_INITIALIZER;
+static request g_req;
+static unsigned g_gen;   /* read without the lock by the hook */
+
+static const char *const pat_keys[2] = {"include", "exclude"};
+
+static void request_clear(void) {
+  for (int k = 0; k < 2; k++) {
+    for (int i = 0; i < g_req.npat[k]; i++) free(g_req.pat[k][i]);
+    free(g_req.pat[k]);
+    g_req.pat[k] = NULL;
+    g_req.npat[k] = 0;
+  }
+  g_req.on = 0;
+}
+
+/* Copies the options table at o into the request; returns the new generation. */
+static unsigned request_set(lua_State *L, int o) {
+  pthread_mutex_lock(&g_req_mu);
+  request_clear();
+  g_req.on = 1;
+  lua_getfield(L, o, "c_functions");
+  g_req.c_functions = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  for (int k = 0; k < 2; k++) {
+    if (lua_getfield(L, o, pat_keys[k]) == LUA_TTABLE) {
+      int n = (int)lua_rawlen(L, -1);
+      g_req.pat[k] = calloc((size_t)n + 1, sizeof *g_req.pat[k]);
+      for (int i = 0; g_req.pat[k] && i < n; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        char *d = malloc(len + 1);
+        if (d) {
+          memcpy(d, s, len + 1);
+          g_req.pat[k][g_req.npat[k]++] = d;
+        }
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  unsigned gen = __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&g_req_mu);
+  return gen;
+}
+
+static void request_end(void) {
+  pthread_mutex_lock(&g_req_mu);
+  request_clear();
+  __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&g_req_mu);
+}
 
 /* ------------------------------------------------------------------ shadow stacks */
 
@@ -327,8 +392,8 @@ static void push_frame(lua_State *L, calls *c, cstack *s, lua_Debug *ar) {
 static void calls_hook(lua_State *L, lua_Debug *ar, void *ud) {
   calls *c = ud;
   if (c->paused) return;
-  if (!TBT_TRACE_ACTIVE_()) {   /* the trace ended elsewhere (from C, say) */
-    tbt_lua_calls_stop(L);
+  if (!TBT_TRACE_ACTIVE_() || c->gen != __atomic_load_n(&g_gen, __ATOMIC_ACQUIRE)) {
+    tbt_lua_calls_stop(L);   /* the trace ended, or what was asked for changed */
     return;
   }
   cstack *s = get_stack(c, L);
@@ -493,12 +558,10 @@ static calls *get_calls(lua_State *L) {
   return get_calls(L);
 }
 
-void tbt_lua_calls_start(lua_State *L) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, OPTS_KEY) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    return;
-  }
+/* Starts with the options table at the top of the stack (popped), following request gen. */
+static void start_with(lua_State *L, unsigned gen) {
   calls *c = get_calls(L);
+  c->gen = gen;
   lua_getfield(L, LUA_REGISTRYINDEX, CALLS_KEY);
   lua_pushvalue(L, -2);
   lua_setiuservalue(L, -2, UV_OPTIONS);
@@ -513,6 +576,49 @@ void tbt_lua_calls_start(lua_State *L) {
   tbt_hook_set(L, TBT_HOOK_CALLS, LUA_MASKCALL | LUA_MASKRET, 0, calls_hook, c);
 }
 
+void tbt_lua_calls_start(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, OPTS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  start_with(L, request_set(L, lua_gettop(L)));
+  get_calls(L)->origin = 1;
+}
+
+void tbt_lua_calls_sync(lua_State *L) {
+  luaL_checkstack(L, 8, "calls");
+  pthread_mutex_lock(&g_req_mu);
+  unsigned gen = __atomic_load_n(&g_gen, __ATOMIC_ACQUIRE);
+  calls *c = NULL;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CALLS_KEY) == LUA_TUSERDATA) c = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!g_req.on || (c && c->on && c->gen == gen)) {
+    pthread_mutex_unlock(&g_req_mu);
+    return;
+  }
+  /* the options as tbt_lua_calls_check would have made them here */
+  lua_newtable(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, "string") == LUA_TTABLE) lua_getfield(L, -1, "find");
+  else lua_pushnil(L);
+  lua_setfield(L, -4, "find");
+  lua_pop(L, 2);
+  lua_pushboolean(L, g_req.c_functions);
+  lua_setfield(L, -2, "c_functions");
+  for (int k = 0; k < 2; k++) {
+    if (!g_req.pat[k]) continue;
+    lua_createtable(L, g_req.npat[k], 0);
+    for (int i = 0; i < g_req.npat[k]; i++) {
+      lua_pushstring(L, g_req.pat[k][i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, pat_keys[k]);
+  }
+  pthread_mutex_unlock(&g_req_mu);
+  start_with(L, gen);
+  get_calls(L)->origin = 0;
+}
+
 void tbt_lua_calls_stop(lua_State *L) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, CALLS_KEY) != LUA_TUSERDATA) {
     lua_pop(L, 1);
@@ -520,6 +626,8 @@ void tbt_lua_calls_stop(lua_State *L) {
   }
   calls *c = lua_touserdata(L, -1);
   if (c->on) {
+    if (c->origin) request_end();   /* the others stop at their next event */
+    c->origin = 0;
     c->on = 0;
     tbt_hook_clear(L, TBT_HOOK_CALLS);
     free_stacks(c);

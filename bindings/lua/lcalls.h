@@ -13,8 +13,9 @@
 ** Frames are matched to their hook events by activation record, so a frame an error unwinds
 ** (which gets no return event) is ended at the next event below it; a tail call ends the frame
 ** it replaces; a coroutine that dies of an error or is closed has its frames ended when
-** resume/wrap/close returns. Calls are traced in the state that started the trace, in the
-** threads running there and in every coroutine created after that, until the trace ends.
+** resume/wrap/close returns. Calls are traced in the state that started the trace and, through
+** tbt_lua_calls_sync, in every other state of the process: in the threads running there and in
+** every coroutine created after that, until the trace ends.
 */
 #ifndef TBT_LCALLS_H
 #define TBT_LCALLS_H
@@ -27,6 +28,10 @@ int tbt_lua_calls_check(lua_State *L, int t);
 
 /* Starts call tracing in L's state with the options last checked (after tbt_trace_on). */
 void tbt_lua_calls_start(lua_State *L);
+
+/* In a state other than the one that started the trace: starts call tracing here with the same
+** options when that state asked for it (a no-op otherwise, or when it already runs). */
+void tbt_lua_calls_sync(lua_State *L);
 
 /* Stops call tracing in L's state (a no-op when it is off). */
 void tbt_lua_calls_stop(lua_State *L);

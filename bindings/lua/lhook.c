@@ -11,11 +11,15 @@
 ** sampler resets Lua's count, which loses at most one quantum of progress: COUNT_QUANTUM bounds
 ** the count so that the budget still trips when samples arrive faster than it counts down.
 */
+#define _GNU_SOURCE   /* syscall */
 #include "lhook.h"
 
 #include <lauxlib.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* The registry key: this address (a light userdata), which costs no string lookup per event. */
 static const char mux_key = 0;
@@ -39,7 +43,17 @@ struct tbt_hookmux {
   int applied;                 /* the count last set on a thread */
   int nuser;                   /* user hooks set (an upper bound: collected threads stay counted) */
   volatile sig_atomic_t armed; /* the sampler runs at the next event */
+  volatile sig_atomic_t remote;/* another state started tracing: catch up at the next event */
+  pid_t tid;                   /* the thread that last set this state's hooks (kernel id) */
+  int slot;                    /* index in g_muxes */
 };
+
+/* Every multiplexer of the process, so that tracing started in one state reaches the others.
+** Slots are read without the lock by the signal handler (which only compares pointers). */
+#define MAX_STATES 256
+static pthread_mutex_t g_muxes_mu = PTHREAD_MUTEX_INITIALIZER;
+static tbt_hookmux *volatile g_muxes[MAX_STATES];
+static tbt_hook_remote_fn g_remote;
 
 /* A user's debug.sethook for one thread. */
 typedef struct uhook {
@@ -113,6 +127,7 @@ void tbt_hook_apply(lua_State *L, lua_State *T) {
 static void set_client(lua_State *L, int client, int mask, int count, tbt_hook_fn fn, void *ud) {
   tbt_hookmux *m = tbt_hook_mux(L);
   if (!m) return;
+  m->tid = (pid_t)syscall(SYS_gettid);
   hclient *c = &m->c[client];
   c->fn = fn;
   c->ud = ud;
@@ -137,6 +152,66 @@ void tbt_hook_clear(lua_State *L, int client) {
 void tbt_hook_arm(tbt_hookmux *m, lua_State *T) {
   m->armed = 1;
   lua_sethook(T, mux_hook, ALL_EVENTS, 1);
+}
+
+void tbt_hook_on_remote(tbt_hook_remote_fn fn) {
+  g_remote = fn;
+}
+
+int tbt_hook_broadcast(lua_State *L, int signo) {
+  tbt_hookmux *self = tbt_hook_mux(L);
+  int n = 0;
+  pthread_mutex_lock(&g_muxes_mu);
+  for (int i = 0; i < MAX_STATES; i++) {
+    tbt_hookmux *m = g_muxes[i];
+    if (!m || m == self) continue;
+    m->remote = 1;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = signo;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = m;
+    if (syscall(SYS_rt_tgsigqueueinfo, getpid(), m->tid, signo, &si) == 0) n++;
+  }
+  pthread_mutex_unlock(&g_muxes_mu);
+  return n;
+}
+
+int tbt_hook_poke(void *ptr) {
+  for (int i = 0; i < MAX_STATES; i++) {
+    tbt_hookmux *m = g_muxes[i];
+    if (m && m == ptr) {   /* still open: its state is closed only by this thread */
+      lua_sethook(m->main, mux_hook, ALL_EVENTS, 1);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void register_mux(tbt_hookmux *m) {
+  m->tid = (pid_t)syscall(SYS_gettid);
+  m->slot = -1;
+  pthread_mutex_lock(&g_muxes_mu);
+  for (int i = 0; i < MAX_STATES && m->slot < 0; i++) {
+    if (!g_muxes[i]) {
+      g_muxes[i] = m;
+      m->slot = i;
+    }
+  }
+  pthread_mutex_unlock(&g_muxes_mu);
+}
+
+static int mux_gc(lua_State *L) {
+  tbt_hookmux *m = lua_touserdata(L, 1);
+  if (m->slot >= 0) {
+    pthread_mutex_lock(&g_muxes_mu);
+    g_muxes[m->slot] = NULL;
+    pthread_mutex_unlock(&g_muxes_mu);
+    m->slot = -1;
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------------ the hook */
@@ -169,6 +244,12 @@ static void mux_hook(lua_State *L, lua_Debug *ar) {
   int emask = event_mask(ar->event);
   int reapply = 0, elapsed = m->applied;
   int fires[TBT_HOOK_NCLIENTS] = {0};
+  int remote = 0;
+  if (m->remote) {
+    m->remote = 0;
+    remote = 1;
+    reapply = 1;
+  }
   if (m->armed) {
     m->armed = 0;
     reapply = 1;
@@ -203,6 +284,7 @@ static void mux_hook(lua_State *L, lua_Debug *ar) {
   if (reapply) apply(m, L, u);
   hclient *s = &m->c[TBT_HOOK_SAMPLES];
   if (fires[TBT_HOOK_SAMPLES] && s->fn) s->fn(L, ar, s->ud);
+  if (remote && g_remote) g_remote(L);
   /* Last, as each may raise. */
   hclient *b = &m->c[TBT_HOOK_BUDGET];
   if (fires[TBT_HOOK_BUDGET] && b->fn) b->fn(L, ar, b->ud);
@@ -371,8 +453,13 @@ void tbt_lua_open_hooks(lua_State *L) {
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
     lua_setiuservalue(L, -2, UV_USERHOOKS);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, mux_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &mux_key);
+    register_mux(m);
     wrap_debug(L, lua_gettop(L));
   }
   lua_pop(L, 1);

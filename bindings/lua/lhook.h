@@ -53,6 +53,21 @@ void tbt_hook_clear(lua_State *L, int client);
 ** set, say); L is the running thread. */
 void tbt_hook_apply(lua_State *L, lua_State *T);
 
+/* Called in a state at its first hook event after another state started tracing (see
+** tbt_hook_broadcast), on the thread running it. */
+typedef void (*tbt_hook_remote_fn)(lua_State *L);
+void tbt_hook_on_remote(tbt_hook_remote_fn fn);
+
+/* Tells every other state of the process that opened the module to catch up: each is flagged and
+** its thread (the one that opened the module there, or last changed its hooks) is sent signal
+** signo with the multiplexer as its value (SI_QUEUE); that thread's handler passes the value to
+** tbt_hook_poke. Returns how many were signalled. */
+int tbt_hook_broadcast(lua_State *L, int signo);
+
+/* Async-signal-safe: when ptr is the multiplexer of a state still open, sets its main thread's
+** hook so that the flagged catching up happens at its next event; returns 1, else 0. */
+int tbt_hook_poke(void *ptr);
+
 /* Async-signal-safe: makes the next event of thread T (the one running on the calling OS thread)
 ** call the TBT_HOOK_SAMPLES client once. */
 void tbt_hook_arm(tbt_hookmux *m, lua_State *T);

@@ -41,8 +41,8 @@ typedef struct sampler {
   int paused;
   timer_t timer;
   uint32_t category;
-  stackcount *counts;   /* open addressing by id */
-  size_t ncounts, cap;
+  int origin;           /* this state started the sampling (the others follow it) */
+  unsigned gen;         /* the request it follows */
   char *path;           /* the last folded file written */
 } sampler;
 
@@ -62,6 +62,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc) {
     }
     return;
   }
+  if (si && si->si_code == SI_QUEUE && tbt_hook_poke(si->si_value.sival_ptr)) return;
   /* not one of ours: whoever had SIGPROF before gets it */
   if (g_sig_old.sa_flags & SA_SIGINFO) {
     if (g_sig_old.sa_sigaction) g_sig_old.sa_sigaction(sig, si, uc);
@@ -90,45 +91,56 @@ static int install_handler(void) {
 
 /* ------------------------------------------------------------------ counting stacks */
 
+/* The counts of every state's samples, and what the state that started sampling asked for, so
+** that the other states of the process sample too: under g_mu. g_gen changes with each start and
+** stop of a request. */
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  stackcount *counts;   /* open addressing by id */
+  size_t ncounts, cap;
+} g_tab;
+static int g_hz;
+static unsigned g_gen;
+
 static inline size_t slot_of(uint32_t id, size_t cap) {
   return (size_t)((id * 0x9E3779B1u) >> 7) & (cap - 1);
 }
 
-static void forget_counts(sampler *s) {
-  for (size_t i = 0; i < s->cap; i++) free(s->counts[i].stack);
-  free(s->counts);
-  s->counts = NULL;
-  s->ncounts = s->cap = 0;
+static void forget_counts(void) {
+  for (size_t i = 0; i < g_tab.cap; i++) free(g_tab.counts[i].stack);
+  free(g_tab.counts);
+  g_tab.counts = NULL;
+  g_tab.ncounts = g_tab.cap = 0;
 }
 
-static int grow_counts(sampler *s) {
-  size_t cap = s->cap ? s->cap * 2 : 256;
+static int grow_counts(void) {
+  size_t cap = g_tab.cap ? g_tab.cap * 2 : 256;
   stackcount *v = calloc(cap, sizeof *v);
   if (!v) return -1;
-  for (size_t i = 0; i < s->cap; i++) {
-    if (!s->counts[i].id) continue;
-    size_t j = slot_of(s->counts[i].id, cap);
+  for (size_t i = 0; i < g_tab.cap; i++) {
+    if (!g_tab.counts[i].id) continue;
+    size_t j = slot_of(g_tab.counts[i].id, cap);
     while (v[j].id) j = (j + 1) & (cap - 1);
-    v[j] = s->counts[i];
+    v[j] = g_tab.counts[i];
   }
-  free(s->counts);
-  s->counts = v;
-  s->cap = cap;
+  free(g_tab.counts);
+  g_tab.counts = v;
+  g_tab.cap = cap;
   return 0;
 }
 
-static void count_stack(sampler *s, uint32_t id, const char *stack, size_t len, int weight) {
-  if ((s->ncounts + 1) * 2 > s->cap && grow_counts(s)) return;
-  size_t i = slot_of(id, s->cap);
-  while (s->counts[i].id && s->counts[i].id != id) i = (i + 1) & (s->cap - 1);
-  stackcount *c = &s->counts[i];
+static void count_stack(uint32_t id, const char *stack, size_t len, int weight) {
+  if ((g_tab.ncounts + 1) * 2 > g_tab.cap && grow_counts()) return;
+  size_t i = slot_of(id, g_tab.cap);
+  while (g_tab.counts[i].id && g_tab.counts[i].id != id) i = (i + 1) & (g_tab.cap - 1);
+  stackcount *c = &g_tab.counts[i];
   if (!c->id) {
     c->stack = malloc(len + 1);
     if (!c->stack) return;
     memcpy(c->stack, stack, len);
     c->stack[len] = '\0';
     c->id = id;
-    s->ncounts++;
+    g_tab.ncounts++;
   }
   c->n += (uint64_t)weight;
 }
@@ -172,7 +184,9 @@ static void take_sample(lua_State *L, sampler *s, int weight) {
   uint32_t id = tbt_intern_len(out, o);
   if (!id) return;
   tbt_track_instant(L == s->main ? 0 : (uintptr_t)L, id, s->category);
-  count_stack(s, id, out, o, weight);
+  pthread_mutex_lock(&g_mu);
+  count_stack(id, out, o, weight);
+  pthread_mutex_unlock(&g_mu);
 }
 
 static void sample_hook(lua_State *L, lua_Debug *ar, void *ud) {
@@ -182,8 +196,8 @@ static void sample_hook(lua_State *L, lua_Debug *ar, void *ud) {
   if (!weight) return;
   s->pending = 0;
   if (s->paused) return;
-  if (!TBT_TRACE_ACTIVE_()) {   /* the trace ended elsewhere */
-    tbt_lua_samples_stop(L);
+  if (!TBT_TRACE_ACTIVE_() || s->gen != __atomic_load_n(&g_gen, __ATOMIC_ACQUIRE)) {
+    tbt_lua_samples_stop(L);   /* the trace ended, or what was asked for changed */
     return;
   }
   take_sample(L, s, weight);
@@ -201,7 +215,6 @@ static void stop_timer(sampler *s) {
 static int sampler_gc(lua_State *L) {
   sampler *s = lua_touserdata(L, 1);
   stop_timer(s);
-  forget_counts(s);
   free(s->path);
   s->path = NULL;
   return 0;
@@ -247,11 +260,12 @@ int tbt_lua_samples_check(lua_State *L, int t) {
   return hz;
 }
 
-int tbt_lua_samples_start(lua_State *L, int hz) {
+/* Starts the timer of L's state on the calling thread, following request gen. */
+static int start_local(lua_State *L, int hz, unsigned gen) {
   sampler *s = get_sampler(L);
   if (!s->mux) return TBT_EINVAL;
   stop_timer(s);
-  forget_counts(s);
+  s->gen = gen;
   int rc = install_handler();
   if (rc) return rc;
   struct sigevent ev;
@@ -282,12 +296,46 @@ int tbt_lua_samples_start(lua_State *L, int hz) {
   return 0;
 }
 
+int tbt_lua_samples_start(lua_State *L, int hz) {
+  pthread_mutex_lock(&g_mu);
+  forget_counts();
+  g_hz = hz;
+  unsigned gen = __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&g_mu);
+  int rc = start_local(L, hz, gen);
+  sampler *s = find_sampler(L);
+  if (s) s->origin = rc == 0;
+  return rc;
+}
+
+void tbt_lua_samples_sync(lua_State *L) {
+  pthread_mutex_lock(&g_mu);
+  int hz = g_hz;
+  unsigned gen = __atomic_load_n(&g_gen, __ATOMIC_ACQUIRE);
+  pthread_mutex_unlock(&g_mu);
+  sampler *s = find_sampler(L);
+  if (!hz || (s && s->live && s->gen == gen)) return;
+  if (start_local(L, hz, gen) == 0) find_sampler(L)->origin = 0;
+}
+
+int tbt_lua_samples_broadcast(lua_State *L) {
+  if (install_handler()) return 0;
+  return tbt_hook_broadcast(L, SIGPROF);
+}
+
 void tbt_lua_samples_stop(lua_State *L) {
   sampler *s = find_sampler(L);
   if (!s || !s->live) return;
   stop_timer(s);
   tbt_hook_clear(L, TBT_HOOK_SAMPLES);
-  forget_counts(s);
+  if (s->origin) {   /* the request ends with the state that made it */
+    s->origin = 0;
+    pthread_mutex_lock(&g_mu);
+    forget_counts();
+    g_hz = 0;
+    __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_mu);
+  }
 }
 
 void tbt_lua_samples_pause(lua_State *L, int paused) {
@@ -310,25 +358,29 @@ int tbt_lua_samples_write(lua_State *L, const char *dir, const char **path) {
   tbt_hostname(host, sizeof host);
   size_t plen = strlen(dir) + strlen(host) + 16;
   char *tmp = malloc(plen + 32);
-  stackcount *v = malloc((s->ncounts ? s->ncounts : 1) * sizeof *v);
+  pthread_mutex_lock(&g_mu);
+  stackcount *v = malloc((g_tab.ncounts ? g_tab.ncounts : 1) * sizeof *v);
   s->path = malloc(plen);
   int rc = 0;
   if (!s->path || !tmp || !v) {
+    pthread_mutex_unlock(&g_mu);
     rc = TBT_ENOMEM;
     goto done;
   }
   snprintf(s->path, plen, "%s/%s.folded", dir, host);
   snprintf(tmp, plen + 32, "%s.tmp.%ld", s->path, (long)getpid());
   size_t n = 0;
-  for (size_t i = 0; i < s->cap; i++)
-    if (s->counts[i].id) v[n++] = s->counts[i];
+  for (size_t i = 0; i < g_tab.cap; i++)
+    if (g_tab.counts[i].id) v[n++] = g_tab.counts[i];
   qsort(v, n, sizeof *v, by_stack);   /* the same profile, the same file */
   FILE *f = fopen(tmp, "w");
   if (!f) {
+    pthread_mutex_unlock(&g_mu);
     rc = -errno;
     goto done;
   }
   for (size_t i = 0; i < n; i++) fprintf(f, "%s %llu\n", v[i].stack, (unsigned long long)v[i].n);
+  pthread_mutex_unlock(&g_mu);
   int werr = ferror(f) ? errno : 0;
   if (fclose(f) != 0 && !werr) werr = errno;
   if (werr || rename(tmp, s->path) != 0) {

@@ -14,7 +14,8 @@
 ** with the profiler on, the counts go to <profile dir>/<host>.folded, one "stack count" line per
 ** stack (the format flamegraph.pl and speedscope read). Time spent in a coroutine is counted
 ** where the main thread resumed it: the sample is taken when the resume returns, its innermost
-** frame the resume (or wrap) function.
+** frame the resume (or wrap) function. The counts are the process's: other states sampling at
+** the request of the one that started (tbt_lua_samples_sync) count into them too.
 */
 #ifndef TBT_LSAMPLE_H
 #define TBT_LSAMPLE_H
@@ -31,7 +32,16 @@ int tbt_lua_samples_check(lua_State *L, int t);
 ** negative error code (the timer could not be made). */
 int tbt_lua_samples_start(lua_State *L, int hz);
 
-/* Stops sampling in L's state and forgets the counts (a no-op when it is off). */
+/* In a state other than the one that started sampling: starts sampling here too, on the calling
+** thread, when that state asked for it (a no-op otherwise, or when it already runs). */
+void tbt_lua_samples_sync(lua_State *L);
+
+/* Asks every other state of the process to catch up with the call tracing and sampling asked
+** for here (tbt_hook_broadcast, through SIGPROF). Returns how many were asked. */
+int tbt_lua_samples_broadcast(lua_State *L);
+
+/* Stops sampling in L's state; when that state started it, other states stop at their next
+** sample and the counts are forgotten (a no-op when it is off). */
 void tbt_lua_samples_stop(lua_State *L);
 
 /* Pauses (paused = 1) or resumes taking samples in L's state, as for an export. */

@@ -6,7 +6,9 @@
 */
 #include "lbind.h"
 
+#include "lcalls.h"
 #include "lhook.h"
+#include "lsample.h"
 #include "lsandbox.h"
 #include "ltrace.h"
 
@@ -100,6 +102,12 @@ static void guard_unload(lua_State *L) {
   lua_pop(L, 1);
 }
 
+/* A state catching up with the call tracing and sampling another state started. */
+static void follow_trace(lua_State *L) {
+  tbt_lua_calls_sync(L);
+  tbt_lua_samples_sync(L);
+}
+
 __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"strerror", l_strerror},
@@ -119,6 +127,7 @@ __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
   tbt_lua_open_record(L);
   tbt_lua_open_reader(L);
   tbt_lua_open_trace(L);
+  tbt_hook_on_remote(follow_trace);
   tbt_lua_open_hooks(L);   /* before the policy code, which takes its budget from the module */
   load_embedded(L, tbt_lua_policy, tbt_lua_policy_len, "=tbtrace.policy", "policy");
   tbt_lua_open_export(L);

@@ -254,6 +254,7 @@ static int l_trace_on(lua_State *L) {
     tbt_trace_off();
     return luaL_error(L, "trace_on: cannot start the sampler: %s", tbt_strerror(rc));
   }
+  if (calls || hz) tbt_lua_samples_broadcast(L);   /* every other Lua state follows */
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -10,6 +10,7 @@
 **   tbtrace policy check FILE [fact=value...]   what an export policy decides
 **   tbtrace --profile[=OUTDIR] script.lua [args...]   and   tbtrace flame FILE.folded
 **                                  profile a script; print a saved profile (profile_cli.h)
+**   tbtrace merge RUN_DIR -o OUT   one Chrome trace from a profile run's hosts (merge.c)
 **
 ** At the prompt, values are pretty-printed (tables nested to a bounded depth and width) and Tab
 ** completes Lua names: globals, keywords, and fields after '.' or ':'.
@@ -28,6 +29,7 @@
 #include "ls.h"
 #include "policy_check.h"
 #include "profile_cli.h"
+#include "merge.h"
 #include "tbtrace.h"
 
 #ifdef TBT_USE_READLINE
@@ -489,6 +491,7 @@ static void print_usage(void) {
           "       %s policy check FILE [fact=value ...]\n"
           "       %s --profile[=OUTDIR] [--calls] [--hz=N] script.lua [args]\n"
           "       %s flame FILE.folded\n"
+          "       %s merge RUN_DIR -o OUT.trace.json.gz\n"
           "Available options are:\n"
           "  -e stat   execute string 'stat'\n"
           "  -i        enter interactive mode after executing 'script'\n"
@@ -496,7 +499,7 @@ static void print_usage(void) {
           "  -v        show version information (--version: and exit)\n"
           "  --        stop handling options\n"
           "  -         stop handling options and execute stdin\n",
-          progname, progname, progname, progname, progname, progname);
+          progname, progname, progname, progname, progname, progname, progname);
 }
 
 static int pmain(lua_State *L) {
@@ -586,6 +589,7 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "flame") == 0) return tbt_flame_main(argc - 1, argv + 1);
   if (argc > 1 && strncmp(argv[1], "--profile", 9) == 0 && strchr("=", argv[1][9]))
     return tbt_profile_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "merge") == 0) return tbt_merge_main(argc - 1, argv + 1);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);

@@ -254,6 +254,31 @@ typedef struct tbt_trace_stats {
 } tbt_trace_stats;
 void tbt_trace_get_stats(tbt_trace_stats *out);
 
+/* --------------------------------------------------------------- cluster */
+
+/* Which process of a multi-process job this is, as its launcher says through the environment:
+** tbtrace's own TBTRACE_RANK..., TF_CONFIG, torchrun, Open MPI, PMI or SLURM (docs/cluster.md
+** lists every variable and the order they are tried in). Exports use it for device names
+** ("/job:<job_name>/replica:0/task:<task_index>/device:CPU:<thread>") and pass it to policies. */
+typedef struct tbt_cluster {
+  int64_t rank;          /* 0-based, unique among the job's processes, below world_size */
+  int64_t world_size;    /* processes in the job */
+  int64_t local_rank;    /* rank among the job's processes on this host; -1 when not said */
+  int64_t task_index;    /* index within job_name (TF_CONFIG's task.index); else the rank */
+  char job_id[128];      /* names this run of the job, the same in every process of it; "" when
+                            no variable says (TBTRACE_JOB_ID sets it under any launcher) */
+  char job_name[64];     /* TF_CONFIG's task type ("chief", "worker"); else "worker".
+                            Characters other than [A-Za-z0-9_-] become '_' */
+  char source[16];       /* which variables said so: "tbtrace", "tf_config", "torchrun",
+                            "openmpi", "pmi" or "slurm" */
+} tbt_cluster;
+
+/* Reads the cluster facts from the environment, at each call (a host may set the variables after
+** it starts). Returns 1 with *out filled inside a cluster; 0 outside one (no launcher's variables,
+** or a rank that is not a number below the world size), *out then holding rank 0 of a world of 1
+** with empty strings; TBT_EINVAL when out is NULL. */
+int tbt_cluster_get(tbt_cluster *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -267,6 +267,14 @@ case("tbtrace.hostname", { rows = {
   { A(1, {}, nil), C(function(res) assert.are.equal(tbtrace.hostname(), res[1]) end), why = "extra arguments are ignored" },
 } })
 
+case("tbtrace.cluster", { rows = {
+  { A(), C(function(res)
+      local c = res[1]
+      assert.is_true(c == nil or (math.type(c.rank) == "integer" and c.rank < c.world_size))
+    end) },
+  { A("x", {}), C(function(res) assert.are.same(tbtrace.cluster(), res[1]) end), why = "extra arguments are ignored" },
+} })
+
 case("tbtrace.pid", { rows = {
   { A(), C(function(res) assert.is_true(math.type(res[1]) == "integer" and res[1] > 0) end) },
   { A("x"), C(function(res) assert.are.equal(tbtrace.pid(), res[1]) end) },

@@ -19,6 +19,17 @@ static void set_integer(lua_State *L, const char *key, int64_t v) {
   lua_setfield(L, -2, key);
 }
 
+void tbt_lua_push_cluster(lua_State *L, const tbt_cluster *c) {
+  lua_createtable(L, 0, 7);
+  set_integer(L, "rank", c->rank);
+  set_integer(L, "world_size", c->world_size);
+  if (c->local_rank >= 0) set_integer(L, "local_rank", c->local_rank);
+  set_integer(L, "task_index", c->task_index);
+  if (c->job_id[0]) set_string(L, "job_id", c->job_id);
+  set_string(L, "job_name", c->job_name);
+  set_string(L, "source", c->source);
+}
+
 void tbt_lua_push_facts(lua_State *L, const tbt_export_facts *f) {
   lua_createtable(L, 0, 16);
   set_string(L, "name", f->name);

@@ -9,6 +9,10 @@
 
 #include <lua.h>
 
+/* Pushes the cluster facts as ctx.cluster and tbtrace.cluster() give them: {rank, world_size,
+** task_index, job_name, source, local_rank and job_id when known}. */
+void tbt_lua_push_cluster(lua_State *L, const tbt_cluster *c);
+
 /* Pushes facts as the table policy.resolve takes. */
 void tbt_lua_push_facts(lua_State *L, const tbt_export_facts *facts);
 

@@ -10,6 +10,7 @@
 #include "lhook.h"
 #include "lsample.h"
 #include "lsandbox.h"
+#include "lpolicy.h"
 #include "ltrace.h"
 
 #include <errno.h>
@@ -102,6 +103,17 @@ static void guard_unload(lua_State *L) {
   lua_pop(L, 1);
 }
 
+/* tbtrace.cluster() -> the cluster facts as a table, or nil outside a cluster. */
+static int l_cluster(lua_State *L) {
+  tbt_cluster c;
+  if (tbt_cluster_get(&c) != 1) {
+    lua_pushnil(L);
+    return 1;
+  }
+  tbt_lua_push_cluster(L, &c);
+  return 1;
+}
+
 /* A state catching up with the call tracing and sampling another state started. */
 static void follow_trace(lua_State *L) {
   tbt_lua_calls_sync(L);
@@ -114,6 +126,7 @@ __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
     {"crc32c", l_crc32c},
     {"hostname", l_host},
     {"pid", l_pid},
+    {"cluster", l_cluster},
     {NULL, NULL}
   };
   guard_unload(L);

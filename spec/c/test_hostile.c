@@ -1101,6 +1101,42 @@ static void hostile_trace(void) {
   free(huge);
 }
 
+/* The environment is the input here: whatever launchers (or users) put in it. */
+static void hostile_cluster(void) {
+  tbt_cluster c;
+  ROW(tbt_cluster_get, tbt_cluster_get(NULL), TBT_EINVAL);
+  static const char *const vars[] = {"TBTRACE_RANK", "TF_CONFIG", "RANK", "OMPI_COMM_WORLD_RANK",
+                                     "PMI_RANK", "SLURM_PROCID"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
+  ROW(tbt_cluster_get, tbt_cluster_get(&c), 0);
+  char *deep = malloc(200001);
+  memset(deep, '{', 200000);
+  deep[200000] = '\0';
+  setenv("TF_CONFIG", deep, 1);
+  ROW(tbt_cluster_get, tbt_cluster_get(&c), 0);
+  memset(deep, '[', 200000);
+  memcpy(deep, "{\"cluster\":", 11);
+  setenv("TF_CONFIG", deep, 1);
+  ROW(tbt_cluster_get, tbt_cluster_get(&c), 0);
+  free(deep);
+  setenv("TF_CONFIG", "{\"cluster\":{\"w\\u00\":[1]},\"task\":{\"type\":\"w\",\"index\":0}}", 1);
+  ROW(tbt_cluster_get, tbt_cluster_get(&c), 0);
+  setenv("TF_CONFIG", "{\"cluster\":{\"w\":[1]},\"task\":{\"type\":\"w\",\"index\":1e999}}", 1);
+  ROW(tbt_cluster_get, tbt_cluster_get(&c), 0);
+  unsetenv("TF_CONFIG");
+  setenv("RANK", "18446744073709551617", 1);
+  setenv("WORLD_SIZE", "18446744073709551618", 1);
+  ROW(tbt_cluster_get, tbt_cluster_get(&c), 0);
+  setenv("RANK", "0", 1);
+  setenv("WORLD_SIZE", "1", 1);
+  setenv("TORCHELASTIC_RUN_ID", "\xff\xfe/../\n", 1);
+  ROW(tbt_cluster_get, tbt_cluster_get(&c), 1);
+  ROWC(tbt_cluster_get, strcmp(c.job_id, "\xff\xfe/../\n") == 0);   /* kept: a policy makes it a name */
+  unsetenv("RANK");
+  unsetenv("WORLD_SIZE");
+  unsetenv("TORCHELASTIC_RUN_ID");
+}
+
 /* Last: it closes every writer of the process. */
 static void hostile_close_all(void) {
   ROW(tbt_writers_close_all, tbt_writers_close_all(), 0);   /* none open */
@@ -1275,6 +1311,7 @@ int main(void) {
   hostile_reader();
   hostile_trace();
   hostile_plugins();
+  hostile_cluster();
   hostile_close_all();
   check_coverage();
   return CHECK_DONE();

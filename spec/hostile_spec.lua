@@ -1585,6 +1585,39 @@ case("hparams_session.__close", { ctx = "writer", rows = mm_rows("tbtrace.hparam
       assert.are.equal(2, hp_data(evs[2], "_hparams_/session_end_info").session_end_info.status)
     end), why = "left by an error: failure" },
 }) })
+-- The session's methods live in its __index table: rows that call them directly.
+local function session_call(method, ...)
+  local args = pack(...)
+  return function()
+    local s = tbtrace.hparams.run({ a = 1 })
+    local self = args.self or s
+    return getmetatable(s).__index[method](self, unpack(args, 1, args.n))
+  end
+end
+case("hparams_session.__index", { ctx = "writer", rows = {
+  { nil, P"bad argument #2 to '%?' %(invalid option 'bogus'%)$", run = session_call("close", "bogus"), ctx = "none" },
+  { nil, P"%(invalid option '5'%)$", run = session_call("close", 5), ctx = "none" },
+  { nil, P"%(string expected, got table%)$", run = session_call("close", {}), ctx = "none" },
+  { nil, P"%(tbtrace%.hparams_session expected, got table%)$",
+    run = function() return getmetatable(tbtrace.hparams.run({})).__index.close({}) end, ctx = "none" },
+  { nil, P"%(tbtrace%.hparams_session expected, got number%)$",
+    run = function() return getmetatable(tbtrace.hparams.run({})).__index.closed(5) end, ctx = "none" },
+  { nil, WR(function(res, evs)
+      assert.are.same(pack(true, false, true), res)
+      assert.are.equal(2, #evs)
+      assert.are.equal(0, wire.get(hp_data(evs[2], "_hparams_/session_end_info").session_end_info, "status"))
+    end), run = function()
+      local s = tbtrace.hparams.run({})
+      return s:close("unknown"), s:close(), s:closed()
+    end, why = "only the first close writes" },
+  { nil, C(function(res) assert.is_false(res[1]); assert.are.equal("SummaryWriter is already closed", strip(res[2])) end),
+    run = function()
+      local s = tbtrace.hparams.run({})
+      tbtrace.default_writer():close()
+      return pcall(s.close, s)
+    end, why = "the writer closed under an open session" },
+  { nil, R(false), run = session_call("close"), ctx = "none" },
+} })
 case("hparams_session.__tostring", { rows = mm_rows("tbtrace.hparams_session", {
   { A(), R("hparams session (open)") },
 }) })

@@ -260,7 +260,7 @@ static int l_run(lua_State *L) {
   lua_settop(L, 2);
   size_t n;
   tbt_hparam *hp = check_values(L, 1, &n);
-  int hpi = lua_gettop(L);
+
   const char *trial = NULL;
   double start = 0;
   if (!lua_isnoneornil(L, 2)) {
@@ -279,7 +279,6 @@ static int l_run(lua_State *L) {
   s->open = 1;
   luaL_setmetatable(L, SESSION_MT);
   int rc = tbt_hparams_session_start(hp, n, trial, start);
-  (void)hpi;
   if (rc < 0 && rc >= TBT_ERRNO_MIN) return tbt_lua_fail(L, rc);
   if (rc < 0) {
     s->open = 0;

@@ -7,6 +7,8 @@
 #include "tbtrace.h"
 #include "tensor.pb-c.h"
 
+#include <stdatomic.h>
+
 /* TBT_EINVAL unless tag is non-empty UTF-8 and description (may be NULL) is UTF-8. */
 int tbt_summary_check_strings(const char *tag, const char *description);
 
@@ -32,7 +34,14 @@ int tbt_summary_emit_raw(const char *tag, const Tensorflow__TensorProto *tensor,
 ** open summary scopes in front, or default_name in place of an empty *tag when a scope is open
 ** (summary_scope.c). *tag is left alone when no scope is open; otherwise it points to a per-thread
 ** buffer valid until the next call. TBT_EINVAL for a NULL *tag, TBT_ENOMEM. */
-int tbt_summary_scoped_tag(const char **tag, const char *default_name);
+int tbt_summary_scoped_tag_slow(const char **tag, const char *default_name);
+/* Scopes open in the process: while none is, no thread has one and the tag is left alone without
+** looking at the thread's state (the scalar path is hot). */
+extern atomic_int tbt_summary_scopes_open;
+static inline int tbt_summary_scoped_tag(const char **tag, const char *default_name) {
+  if (!atomic_load_explicit(&tbt_summary_scopes_open, memory_order_relaxed)) return *tag ? 0 : TBT_EINVAL;
+  return tbt_summary_scoped_tag_slow(tag, default_name);
+}
 
 /* Queues a serialized Event in the default writer (after tbt_summary_prepare said yes). */
 int tbt_summary_emit_event(const uint8_t *event, size_t len);

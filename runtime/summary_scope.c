@@ -20,11 +20,15 @@ typedef struct scopes {
 } scopes;
 
 static __thread scopes *t_scopes;
+atomic_int tbt_summary_scopes_open;
 static pthread_key_t g_key;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+/* At thread exit: scopes left open there no longer count. */
 static void free_scopes(void *p) {
   scopes *s = p;
+  atomic_fetch_sub_explicit(&tbt_summary_scopes_open, s->depth, memory_order_relaxed);
+  if (t_scopes == s) t_scopes = NULL;
   tbt_free(s->prefix);
   tbt_free(s->marks);
   tbt_free(s->tag);
@@ -83,6 +87,7 @@ int tbt_summary_scope_push(const char *name) {
   size_t add = kept ? kept : strlen("summary");
   if (reserve(&s->prefix, &s->cap, s->len + 1 + add + 1)) return TBT_ENOMEM;
   s->marks[s->depth++] = s->len;
+  atomic_fetch_add_explicit(&tbt_summary_scopes_open, 1, memory_order_relaxed);
   char *p = s->prefix + s->len;
   if (s->len) *p++ = '/';
   if (kept) {
@@ -101,6 +106,7 @@ void tbt_summary_scope_pop(void) {
   scopes *s = t_scopes;
   if (!s || s->depth == 0) return;
   s->len = s->marks[--s->depth];
+  atomic_fetch_sub_explicit(&tbt_summary_scopes_open, 1, memory_order_relaxed);
   s->prefix[s->len] = '\0';
 }
 
@@ -112,7 +118,7 @@ int tbt_summary_scope_depth(void) {
   return t_scopes ? t_scopes->depth : 0;
 }
 
-int tbt_summary_scoped_tag(const char **tag, const char *default_name) {
+int tbt_summary_scoped_tag_slow(const char **tag, const char *default_name) {
   scopes *s = t_scopes;
   if (!*tag) return TBT_EINVAL;
   if (!s || s->depth == 0) return 0;

@@ -12,6 +12,7 @@
 #include "tbtrace.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <time.h>
 
 static tbt_writer *g_w;
@@ -246,6 +247,38 @@ static void test_scopes(void) {
   close_default();
 }
 
+/* A thread that opens a scope, writes under it and exits with it open. */
+static void *scoped_thread(void *arg) {
+  tbt_set_default_writer(arg);
+  int *rc = malloc(2 * sizeof *rc);
+  rc[0] = tbt_summary_scope_push("worker");
+  rc[1] = tbt_scalar("t", 1, TBT_STEP(1), NULL);
+  return rc;
+}
+
+/* Scopes belong to their thread: another thread's tags are untouched, before and after it exits. */
+static void test_scopes_per_thread(void) {
+  open_default("scopes_mt");
+  pthread_t th;
+  CHECK_EQ_INT(pthread_create(&th, NULL, scoped_thread, g_w), 0);
+  void *res = NULL;
+  pthread_join(th, &res);
+  int *rc = res;
+  CHECK(rc && rc[0] == 0 && rc[1] == 1);
+  free(rc);
+  CHECK_EQ_INT(tbt_summary_scope_depth(), 0);
+  CHECK_EQ_INT(tbt_scalar("main", 1, TBT_STEP(1), NULL), 1);
+  CHECK_EQ_INT(tbt_scalar("", 1, TBT_STEP(1), NULL), TBT_EINVAL);
+  tu_events r = flush_and_read();
+  CHECK_EQ_INT(r.n, 3);
+  if (r.n == 3) {
+    CHECK_EQ_STR(tu_value(r.ev[1])->tag, "worker/t");
+    CHECK_EQ_STR(tu_value(r.ev[2])->tag, "main");
+  }
+  tu_events_free(&r);
+  close_default();
+}
+
 /* Summary{value{tag, simple_value}} */
 static size_t summary_pb(uint8_t *buf, const char *tag, float v) {
   size_t n = strlen(tag);
@@ -349,6 +382,7 @@ int main(void) {
   test_hparams();
   test_group_name();
   test_scopes();
+  test_scopes_per_thread();
   test_raw_and_graph();
   test_custom_scalars();
   return CHECK_DONE();

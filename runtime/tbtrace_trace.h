@@ -65,6 +65,8 @@ typedef struct tbt_export_result {
   uint64_t late_records;        /* records other threads made while the export was writing, after
                                    it had read the trace: the export's end of the trace ended them
                                    too, unexported (records as in tbt_trace_stats) */
+  uint64_t unfinished;          /* spans still open at export (exported as ending there) */
+  const char *unfinished_names; /* their paths, ", "-separated, the first few ("" when none) */
 } tbt_export_result;
 const tbt_export_result *tbt_last_export(void);
 

@@ -83,6 +83,29 @@ static uint64_t count_spans(const tbt_trace_model *m) {
   return n;
 }
 
+/* Spans still open when the trace was read (a scope() never closed, a suspended coroutine); the
+** paths of the first few go to names. */
+static char g_last_unfinished[512];
+
+static uint64_t count_unfinished(const tbt_trace_model *m, char *names, size_t size) {
+  uint64_t n = 0;
+  size_t used = 0;
+  names[0] = '\0';
+  for (size_t t = 0; t < m->nthreads; t++)
+    for (size_t i = 0; i < m->threads[t].nspans; i++) {
+      const tbt_model_span *s = &m->threads[t].spans[i];
+      if (!(s->flags & TBT_SPAN_UNFINISHED)) continue;
+      const char *path = s->path < m->nnames ? m->names[s->path] : "";
+      if (used + strlen(path) + 8 < size) {
+        used += (size_t)snprintf(names + used, size - used, "%s%s", n ? ", " : "", path);
+      } else if (used + 6 < size && !strstr(names, ", ...")) {
+        used += (size_t)snprintf(names + used, size - used, ", ...");
+      }
+      n++;
+    }
+  return n;
+}
+
 static int export_locked(const char *name, tbt_step step, const char *profiler_outdir) {
   if (!tbt_trace_is_on()) return fail(TBT_ENOTRACE, NULL);
   tbt_trace_options topts;
@@ -255,6 +278,8 @@ static int export_locked(const char *name, tbt_step step, const char *profiler_o
   g_last.xplane_path = g_last_paths.xplane_path;
   g_last.chrome_trace_path = g_last_paths.chrome_path;
   g_last.spans = count_spans(&model);
+  g_last.unfinished = count_unfinished(&model, g_last_unfinished, sizeof g_last_unfinished);
+  g_last.unfinished_names = g_last_unfinished;
   g_last.dropped = final.dropped > model.dropped ? final.dropped : model.dropped;
   g_last.late_records = final.records > model.records ? final.records - model.records : 0;
   tbt_export_count_success();

@@ -148,7 +148,7 @@ end
 local function reset()
   tbtrace.trace_off()
   tbtrace.policy.set(nil)
-  tbtrace.policy._on_set(false)
+  require("tbtrace.internal").on_policy_set(false)
   tbtrace.experimental.set_step(nil)
   clear_default()
   for i = #made, 1, -1 do
@@ -205,7 +205,8 @@ local function target(name)
   local t = tbtrace
   local parts = {}
   for p in name:gmatch("[^.]+") do parts[#parts + 1] = p end
-  assert(parts[1] == "tbtrace", name)
+  if parts[1] == "internal" then t = require "tbtrace.internal" end   -- not on the public module
+  assert(parts[1] == "tbtrace" or parts[1] == "internal", name)
   for i = 2, #parts do t = t[parts[i]] end
   assert(type(t) == "function", name .. " is not a function")
   return t
@@ -319,7 +320,14 @@ case("tbtrace.create_file_writer", { rows = {
       assert.are.equal(1, #evs)
     end), why = "bytes that are not UTF-8 are fine in a path; zero options work" },
   { LAZY(function() return tmpdir(), { bogus = 1, max_queue = 0x7fffffff } end),
-    C(function(res) is_writer(res) end), why = "unknown options are ignored" },
+    E"unknown option 'bogus' to 'create_file_writer' (options are: max_queue, flush_millis, max_queue_bytes, filename_suffix)" },
+  { LAZY(function() return tmpdir(), { max_qeue = 5 } end), E"unknown option 'max_qeue' to 'create_file_writer' (did you mean 'max_queue'?)" },
+  { LAZY(function() return tmpdir(), { flushmillis = 5 } end), E"unknown option 'flushmillis' to 'create_file_writer' (did you mean 'flush_millis'?)" },
+  { LAZY(function() return tmpdir(), { flush_secs = 10 } end),
+    E"unknown option 'flush_secs' to 'create_file_writer' (did you mean 'flush_millis'? tensorboardX's flush_secs is in seconds; flush_millis is in milliseconds)", why = "tensorboardX's name" },
+  { LAZY(function() return tmpdir(), { max_queue_size = 10 } end), E"unknown option 'max_queue_size' to 'create_file_writer' (did you mean 'max_queue'?)" },
+  { LAZY(function() return tmpdir(), { 5 } end), E"unexpected value at index 1 in the options to 'create_file_writer' (options are named: max_queue = ...)" },
+  { LAZY(function() return tmpdir(), { [true] = 5 } end), E"unknown option of type boolean to 'create_file_writer' (options are named by strings)" },
 } })
 
 case("tbtrace.create_noop_writer", { rows = {
@@ -573,6 +581,7 @@ case("tbtrace.image", { ctx = "writer", rows = rows_with(tag_and_step_rows("tbtr
   { A("x", { 1, 2 }), E"bad argument #2 to 'tbtrace.image' (images must be nested [k][height][width][channels] (or [height][width][channels]))" },
   { A("x", nested(5, 1)), E"bad argument #2 to 'tbtrace.image' (images must be nested [k][height][width][channels] (or [height][width][channels]))" },
   { A("x", { pixels = {} }), E"bad argument #2 to 'tbtrace.image' (pixels must be a string, got table)" },
+  { A("x", { pixels = "a", height = 1, width = 1, chanels = 1 }), E"unknown option 'chanels' to 'image' (did you mean 'channels'?)" },
   { A("x", { pixels = 5, height = 1, width = 1, channels = 1 }), E"bad argument #2 to 'tbtrace.image' (pixels must be a string, got number)" },
   { A("x", { pixels = "abc", height = 2, width = 2, channels = 3 }), E"bad argument #2 to 'tbtrace.image' (pixels must hold whole images of height*width*channels bytes)" },
   { A("x", { pixels = "", height = 1, width = 1, channels = 1 }), E"bad argument #2 to 'tbtrace.image' (pixels must hold whole images of height*width*channels bytes)" },
@@ -666,6 +675,8 @@ case("tbtrace.write", { ctx = "writer", rows = rows_with(tag_and_step_rows("tbtr
   { A("x", 1, 1, md_plugin("p\xff")), E"bad argument #4 to 'tbtrace.write' (metadata is not a SummaryMetadata)",
     why = "TensorBoard's parser drops a SummaryMetadata whose strings are not UTF-8" },
   { A("x", 1, 1, { plugin_name = 5 }), E"bad argument #4 to 'tbtrace.write' (metadata.plugin_name must be a string, got number)" },
+  { A("x", 1, 1, { plugin = "p" }), E"unknown option 'plugin' to 'write' (did you mean 'plugin_name'?)" },
+  { A("x", { dtype = "int64", value = { 1 } }), E"unknown option 'value' to 'write' (did you mean 'values'?)" },
   { A("x", 1, 1, { plugin_name = "a\0b" }), E"bad argument #4 to 'tbtrace.write' (metadata.plugin_name contains a NUL byte)" },
   { A("x", 1, 1, { display_name = "d\0" }), E"bad argument #4 to 'tbtrace.write' (metadata.display_name contains a NUL byte)" },
   { A("x", 1, 1, { description = "\xff" }), E"bad argument #4 to 'tbtrace.write' (metadata strings must be valid UTF-8)" },
@@ -836,7 +847,7 @@ case("tbtrace.event_to_json", { rows = {
 -- -------------------------------------------------- tracing
 
 local function snapshot()
-  local m = assert(tbtrace._snapshot())
+  local m = assert(require("tbtrace.internal").snapshot())
   return m
 end
 local function my_spans()
@@ -876,7 +887,10 @@ case("tbtrace.trace_on", { rows = {
     end), why = "both at once, and trace_off takes both away" },
   { A(), R(true) },
   { A(), R(false, "Trace already enabled"), ctx = "trace" },
-  { A({ memory_limit = MAXI, bogus = 1 }), R(true) },
+  { A({ memory_limit = MAXI, bogus = 1 }), E"unknown option 'bogus' to 'trace_on' (options are: graph, profiler, profiler_outdir, memory_limit)" },
+  { A({ profile = true }), E"unknown option 'profile' to 'trace_on' (did you mean 'profiler'?)", why = "TensorFlow's profiler option is 'profiler'" },
+  { A({ grpah = true }), E"unknown option 'grpah' to 'trace_on' (did you mean 'graph'?)" },
+  { A({ memory_limit = MAXI }), R(true) },
   { A({ memory_limit = 1 }), C(function()
       for _ = 1, 10 do tbtrace.span_begin("x"); tbtrace.span_end() end
       local st = tbtrace.trace_stats()
@@ -895,23 +909,23 @@ case("tbtrace.trace_stats", { rows = {
   { A("x"), C(function(res) assert.is_true(res[1].on) end), ctx = "trace" },
 } })
 
-case("tbtrace._budget", { rows = {
-  { A(5), E"bad argument #1 to 'tbtrace._budget' (function expected, got number)" },
-  { A(function() end), E"bad argument #2 to 'tbtrace._budget' (number expected, got no value)" },
-  { A(function() end, 0), E"bad argument #2 to 'tbtrace._budget' (count must be in 1..2^31-1)" },
-  { A(function() end, 2 ^ 40), E"bad argument #2 to 'tbtrace._budget' (count must be in 1..2^31-1)" },
-  { A(function() end, 1.5), E"bad argument #2 to 'tbtrace._budget' (number has no integer representation)" },
+case("internal._budget", { rows = {
+  { A(5), E"bad argument #1 to 'tbtrace.internal._budget' (function expected, got number)" },
+  { A(function() end), E"bad argument #2 to 'tbtrace.internal._budget' (number expected, got no value)" },
+  { A(function() end, 0), E"bad argument #2 to 'tbtrace.internal._budget' (count must be in 1..2^31-1)" },
+  { A(function() end, 2 ^ 40), E"bad argument #2 to 'tbtrace.internal._budget' (count must be in 1..2^31-1)" },
+  { A(function() end, 1.5), E"bad argument #2 to 'tbtrace.internal._budget' (number has no integer representation)" },
   { A(), R(), why = "none to remove" },
   { A(function() end, 1000000), C(function(res)
       assert.are.equal(0, res.n)
-      local f, n = tbtrace._budget()
+      local f, n = require("tbtrace.internal")._budget()
       assert.is_function(f)
       assert.are.equal(1000000, n)
-      assert.is_nil(tbtrace._budget())
+      assert.is_nil(require("tbtrace.internal")._budget())
     end), why = "returns the budget it replaces" },
 } })
 
-case("tbtrace._snapshot", { rows = {
+case("internal.snapshot", { rows = {
   { A(), R(nil, "no trace is on") },
   { A(5), C(function(res) assert.are.equal("table", type(res[1].threads)) end), ctx = "trace" },
 } })
@@ -1019,6 +1033,8 @@ end
 case("tbtrace.trace_export", { ctx = "trace+writer", rows = {
   { A("x", 1), E"Must enable trace before export.", ctx = "writer" },
   { A({ name = {} }), E"bad option 'name' to 'trace_export' (string expected, got table)" },
+  { A({ nmae = "x" }), E"unknown option 'nmae' to 'trace_export' (did you mean 'name'?)" },
+  { A({ name = "x", logdir = "/tmp" }), E"unknown option 'logdir' to 'trace_export' (did you mean 'profiler_outdir'? trace_export writes profile files under profiler_outdir)" },
   { A({ name = "a\0b" }), E"bad option 'name' to 'trace_export' (contains a NUL byte)" },
   { A({ name = "x", step = 1.5 }), E"bad option 'step' to 'trace_export' (step must be an integer)" },
   { A({ name = "x", step = "1" }), E"bad option 'step' to 'trace_export' (integer expected, got string)" },
@@ -1187,7 +1203,7 @@ case("tbtrace.policy.current", { rows = {
   { A(5), R(nil) },
 } })
 
-case("tbtrace.policy._on_set", { rows = {
+case("internal.on_policy_set", { rows = {
   { A(true), C(function()
       -- the resolver with no policy set decides nothing
       tbtrace.span("s", function() end)

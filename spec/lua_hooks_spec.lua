@@ -41,9 +41,9 @@ describe("the hook multiplexer", function()
   end)
   it("reports no hook to the user when only the budget holds the thread's", function()
     local fired, seen = 0, false
-    assert.is_nil(tbtrace._budget(function() fired = fired + 1; seen = debug.gethook() end, 10))
+    assert.is_nil(require("tbtrace.internal")._budget(function() fired = fired + 1; seen = debug.gethook() end, 10))
     for _ = 1, 100 do end
-    local _, n = tbtrace._budget()
+    local _, n = require("tbtrace.internal")._budget()
     assert.are.equal(10, n)
     assert.is_true(fired > 0)
     assert.is_nil(seen)

@@ -1,6 +1,6 @@
 -- trace_record_spec.lua: recording spans from Lua: span_begin/span_end, span(name, fn), <close>
 -- scopes, instants, counters, dependencies, thread names, coroutines, trace_on/trace_off/stats,
--- and argument errors. Results are read back with tbtrace._snapshot() (internal, for tests).
+-- and argument errors. Results are read back with the internal snapshot (require "tbtrace.internal").
 local tbtrace = require "tbtrace"
 
 local function fresh(opts)
@@ -9,7 +9,7 @@ local function fresh(opts)
 end
 
 local function snap()
-  local m, err = tbtrace._snapshot()
+  local m, err = require("tbtrace.internal").snapshot()
   assert.is_table(m, err)
   return m
 end
@@ -184,7 +184,7 @@ describe("spans from Lua", function()
     tbtrace.span("x", function() end)
     do local _ <close> = tbtrace.scope("x") end
     assert.are.equal(0, tbtrace.trace_stats().records)
-    local m, err = tbtrace._snapshot()
+    local m, err = require("tbtrace.internal").snapshot()
     assert.is_nil(m)
     assert.are.equal("no trace is on", err)
     fresh()

@@ -6,6 +6,15 @@
 
 #include <string.h>
 
+void tbt_lua_push_internal(lua_State *L) {
+  if (luaL_getsubtable(L, LUA_REGISTRYINDEX, "tbtrace.internal")) return;
+  /* new: require "tbtrace.internal" finds it too */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "tbtrace.internal");
+  lua_pop(L, 1);
+}
+
 int tbt_lua_fail(lua_State *L, int code) {
   luaL_pushfail(L);
   lua_pushstring(L, tbt_strerror(code));

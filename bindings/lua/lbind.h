@@ -29,8 +29,20 @@ tbt_step tbt_lua_optstep(lua_State *L, int arg);
 ** byte" rather than let C see only the part before it. */
 const char *tbt_lua_checkcstring(lua_State *L, int arg, const char *what);
 
+/* Checks the option table at arg against known (NULL-terminated): a key not in it raises
+** "unknown option 'max_qeue' to 'create_file_writer' (did you mean 'max_queue'?)", with the
+** closest known name when one is a likely typo, the right name for well-known TensorFlow and
+** tensorboardX ones (flush_secs, profile), else the list of known names. fname is the function
+** as users call it. Keep each function's list next to the code that reads its options. */
+void tbt_lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const known[]);
+
 /* The writer userdata at arg (raises when arg is not one, or was collected). */
 tbt_writer *tbt_lua_checkwriter(lua_State *L, int arg);
+
+/* Pushes the module's internal table (made once per state, kept in the registry): what the parts
+** share that is no user's business, such as the trace snapshot the specs read and the hook that
+** installs the export resolver. `require "tbtrace.internal"` returns it, for tests. */
+void tbt_lua_push_internal(lua_State *L);
 
 /* Registration of each part into the module table at the top of the stack. */
 void tbt_lua_open_writer(lua_State *L);

@@ -44,7 +44,7 @@ static int lua_resolver(void *ud, const tbt_export_facts *facts, tbt_export_deci
   return rc;
 }
 
-/* policy._on_set(active): installs or removes the resolver as Lua policies come and go. */
+/* internal.on_policy_set(active): installs or removes the resolver as Lua policies come and go. */
 static int l_on_policy_set(lua_State *L) {
   if (lua_toboolean(L, 1)) tbt_set_export_resolver(lua_resolver, NULL);
   else tbt_set_export_resolver(NULL, NULL);
@@ -103,6 +103,8 @@ static int fail_path(lua_State *L, int code, const char *path) {
 static int l_trace_export(lua_State *L) {
   int base = 1;
   if (lua_type(L, 1) == LUA_TTABLE) {
+    static const char *const keys[] = {"name", "step", "profiler_outdir", NULL};
+    tbt_lua_checkoptions(L, 1, "trace_export", keys);
     check_option(L, 1, "name");
     check_option(L, 1, "step");
     check_option(L, 1, "profiler_outdir");
@@ -122,6 +124,15 @@ static int l_trace_export(lua_State *L) {
   tbt_lua_samples_pause(L, 0);
   if (rc) return export_error(L, rc);
   tbt_lua_calls_stop(L);
+  const tbt_export_result *r = tbt_last_export();
+  /* A scope() kept without <close> never ends, and every later span nests under it: say so. */
+  if (r->unfinished) {
+    lua_writestringerror("%s", lua_pushfstring(L,
+        "tbtrace: trace_export: %I span%s still open at export, exported as ending there: %s "
+        "(a scope() kept without <close>?)\n",
+        (lua_Integer)r->unfinished, r->unfinished == 1 ? "" : "s", r->unfinished_names));
+    lua_pop(L, 1);
+  }
   const char *dir = tbt_last_export()->profile_dir, *folded = NULL;
   rc = tbt_lua_samples_write(L, dir, &folded);
   tbt_lua_samples_stop(L);
@@ -151,6 +162,10 @@ static int l_last_export(lua_State *L) {
   lua_setfield(L, -2, "dropped");
   lua_pushinteger(L, (lua_Integer)r->late_records);
   lua_setfield(L, -2, "late_records");
+  lua_pushinteger(L, (lua_Integer)r->unfinished);
+  lua_setfield(L, -2, "unfinished");
+  lua_pushstring(L, r->unfinished_names ? r->unfinished_names : "");
+  lua_setfield(L, -2, "unfinished_names");
   return 1;
 }
 
@@ -188,8 +203,10 @@ void tbt_lua_open_export(lua_State *L) {
   lua_getfield(L, -1, "policy");
   lua_pushvalue(L, -1);
   lua_setfield(L, LUA_REGISTRYINDEX, POLICY_KEY);
+  tbt_lua_push_internal(L);
   lua_pushcfunction(L, l_on_policy_set);
-  lua_setfield(L, -2, "_on_set");
+  lua_setfield(L, -2, "on_policy_set");
+  lua_pop(L, 1);
   /* A policy named by the environment is in force from the start. */
   const char *env = getenv("TBTRACE_POLICY");
   if (env && *env) {

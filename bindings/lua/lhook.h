@@ -10,7 +10,7 @@
 ** hook becomes one more client of that thread, and debug.gethook reports only the user's hook,
 ** so tracing starting or stopping never loses or exposes it.
 **
-**   tbtrace._budget(fn, count) -> previous fn, count    (internal, for tbtrace.policy)
+**   internal._budget(fn, count) -> previous fn, count   (require "tbtrace.internal"; for the policies)
 **       calls fn() from a count hook after count instructions of the calling thread, and every
 **       count instructions after that; _budget() removes it.
 */

@@ -147,13 +147,13 @@ static int l_record_if(lua_State *L) {
   cond_retain(s->prev);
   cond_retain(c->prev);
   if (!fn) return 1;
+  /* As in w:as_default: fn unprotected, the scope to-be-closed, so errors keep their frames. */
   int scope = lua_gettop(L);
+  lua_toclose(L, scope);
   lua_pushvalue(L, 2);
   for (int i = 3; i <= top; i++) lua_pushvalue(L, i);
-  int status = lua_pcall(L, top - 2, LUA_MULTRET, 0);
-  record_scope_exit(s);
-  if (status != LUA_OK) return lua_error(L);
-  return lua_gettop(L) - scope;
+  lua_call(L, top - 2, LUA_MULTRET);
+  return lua_gettop(L) - scope;   /* returning closes the scope */
 }
 
 static int l_should_record(lua_State *L) {

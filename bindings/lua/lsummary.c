@@ -157,6 +157,8 @@ static int l_image(lua_State *L) {
   int64_t count, h, w, c;
   const uint8_t *pixels;
   if (lua_getfield(L, 2, "pixels") != LUA_TNIL) {
+    static const char *const keys[] = {"pixels", "height", "width", "channels", NULL};
+    tbt_lua_checkoptions(L, 2, "image", keys);
     size_t len;
     if (lua_type(L, -1) != LUA_TSTRING)
       return luaL_argerror(L, 2, lua_pushfstring(L, "pixels must be a string, got %s", luaL_typename(L, -1)));
@@ -314,6 +316,8 @@ static void check_metadata(lua_State *L, int arg, const void **data, size_t *len
     return;
   }
   luaL_argexpected(L, lua_type(L, arg) == LUA_TTABLE, arg, "string or table");
+  static const char *const keys[] = {"plugin_name", "content", "display_name", "description", NULL};
+  tbt_lua_checkoptions(L, arg, "write", keys);
   size_t n, content_len = 0;
   const char *plugin = opt_string_field(L, arg, "plugin_name", &n);
   const char *content = opt_string_field(L, arg, "content", &content_len);

@@ -25,12 +25,15 @@ extern const char tbt_lua_policy[];
 extern const size_t tbt_lua_policy_len;
 
 /* Runs an embedded chunk and stores its result as module field `field`. The chunk gets the module
-** table (for chunks that extend it) and the policy helpers of lsandbox.h. */
+** table (for chunks that extend it) and the policy helpers of lsandbox.h, with the module's internal
+** table as their field `internal`. */
 static void load_embedded(lua_State *L, const char *src, size_t len, const char *name,
                           const char *field) {
   if (luaL_loadbuffer(L, src, len, name) != LUA_OK) lua_error(L);
   lua_pushvalue(L, -2);
   tbt_lua_push_policy_native(L);
+  tbt_lua_push_internal(L);
+  lua_setfield(L, -2, "internal");
   lua_call(L, 2, 1);
   lua_setfield(L, -2, field);
 }
@@ -141,7 +144,10 @@ __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
   tbt_lua_open_reader(L);
   tbt_lua_open_trace(L);
   tbt_hook_on_remote(follow_trace);
-  tbt_lua_open_hooks(L);   /* before the policy code, which takes its budget from the module */
+  /* Before the policy code, which takes its budget from the internal table. */
+  tbt_lua_push_internal(L);
+  tbt_lua_open_hooks(L);
+  lua_pop(L, 1);
   load_embedded(L, tbt_lua_policy, tbt_lua_policy_len, "=tbtrace.policy", "policy");
   tbt_lua_open_export(L);
   tbt_lua_open_hparams(L);

@@ -3,6 +3,8 @@
 */
 #include "ltensor.h"
 
+#include "lbind.h"
+
 #include <lauxlib.h>
 #include <limits.h>
 #include <stdint.h>
@@ -165,6 +167,8 @@ void tbt_lua_totensor(lua_State *L, int arg, tbt_lua_tensor *t) {
   int values = arg;   /* where the leaves come from */
   int ta = lua_type(L, arg);
   if (ta == LUA_TTABLE && lua_getfield(L, arg, "dtype") != LUA_TNIL) {
+    static const char *const keys[] = {"dtype", "shape", "values", NULL};
+    tbt_lua_checkoptions(L, arg, "write", keys);
     if (lua_type(L, -1) != LUA_TSTRING)
       luaL_argerror(L, arg, lua_pushfstring(L, "dtype must be a string, got %s", luaL_typename(L, -1)));
     const char *name = lua_tostring(L, -1);

@@ -113,23 +113,28 @@ static int l_span_end(lua_State *L) {
   return 0;
 }
 
-static int span_finish(lua_State *L, int status, lua_KContext ctx) {
+/* After fn (also when resumed after a yield in it): the stack is name, closer, results. */
+static int span_done(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
   (void)ctx;
-  if (TBT_TRACE_ACTIVE_()) tbt_track_end(track_of(L, CACHE(L)));
-  if (status != LUA_OK && status != LUA_YIELD) return lua_error(L);
-  return lua_gettop(L) - 1;
+  return lua_gettop(L) - 2;   /* returning closes the closer: the span ends */
 }
 
-/* span(name, fn, ...): the stack is name, fn, args; after the call, name, results. */
+/* span(name, fn, ...): fn runs unprotected with the closer (upvalue 2) in a to-be-closed slot, so
+** an error in fn reaches the caller's handler with all its frames, and the span ends as the stack
+** unwinds. The stack is name, closer, fn, args. */
 static int l_span(lua_State *L) {
   check_name(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_rotate(L, 2, 1);
+  lua_toclose(L, 2);
   if (TBT_TRACE_ACTIVE_()) {
     lcache *c = CACHE(L);
     tbt_track_begin(track_of(L, c), lookup(L, c, 1), 0);
   }
-  int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, span_finish);
-  return span_finish(L, status, 0);
+  lua_callk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, span_done);
+  return span_done(L, LUA_OK, 0);
 }
 
 /* scope(name [, category]) begins a span and returns the shared closer (upvalue 2), whose
@@ -213,6 +218,8 @@ static int l_trace_on(lua_State *L) {
   tbt_trace_options_init(&o);
   int calls = 0, hz = 0;
   if (lua_type(L, 1) == LUA_TTABLE) {
+    static const char *const keys[] = {"graph", "profiler", "profiler_outdir", "memory_limit", "lua_calls", "lua_samples", NULL};
+    tbt_lua_checkoptions(L, 1, "trace_on", keys);
     calls = tbt_lua_calls_check(L, 1);
     hz = tbt_lua_samples_check(L, 1);
     o.graph = opt_bool_field(L, 1, "graph", 1);
@@ -378,7 +385,7 @@ static int l_snapshot(lua_State *L) {
     lua_pushliteral(L, "no trace is on");
     return 2;
   }
-  if (rc != 0) return luaL_error(L, "_snapshot: %s", tbt_strerror(rc));
+  if (rc != 0) return luaL_error(L, "snapshot: %s", tbt_strerror(rc));
   tbt_lua_push_model(L, m);
   tbt_trace_model_free(m);
   return 1;
@@ -390,7 +397,6 @@ void tbt_lua_open_trace(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"span_begin", l_span_begin},
     {"span_end", l_span_end},
-    {"span", l_span},
     {"instant", l_instant},
     {"counter", l_counter},
     {"depends", l_depends},
@@ -401,10 +407,13 @@ void tbt_lua_open_trace(lua_State *L) {
     {"trace_on", l_trace_on},
     {"trace_off", l_trace_off},
     {"trace_stats", l_trace_stats},
-    {"_snapshot", l_snapshot},
     {NULL, NULL}
   };
   luaL_setfuncs(L, control, 0);
+  tbt_lua_push_internal(L);
+  lua_pushcfunction(L, l_snapshot);
+  lua_setfield(L, -2, "snapshot");
+  lua_pop(L, 1);
   if (lua_getfield(L, LUA_REGISTRYINDEX, CACHE_KEY) != LUA_TUSERDATA) {
     lua_pop(L, 1);
     lcache *c = lua_newuserdatauv(L, sizeof *c, 1);
@@ -431,6 +440,10 @@ void tbt_lua_open_trace(lua_State *L) {
   }
   lua_setmetatable(L, -2);
   /* module, cache, closer */
+  lua_pushvalue(L, -2);
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, l_span, 2);
+  lua_setfield(L, -4, "span");
   lua_pushcclosure(L, l_scope, 2);
   lua_setfield(L, -2, "scope");
 }

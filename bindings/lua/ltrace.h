@@ -9,7 +9,7 @@
 **   tbtrace.trace_on{graph=true, profiler=false, profiler_outdir=nil, memory_limit=nil}
 **   tbtrace.trace_on(graph, profiler [, profiler_outdir])   -> true | false, "Trace already enabled"
 **   tbtrace.trace_off()                       tbtrace.trace_stats() -> {records, dropped, bytes, threads, on}
-**   tbtrace._snapshot()                       internal, for tests: the current trace as a table
+**   require("tbtrace.internal").snapshot()    for tests: the current trace as a table
 **                                             (nil, message when no trace is on)
 **
 ** The span functions are plain C functions meant to be cached in locals. Each coroutine nests on

@@ -58,7 +58,9 @@ static int l_create_file_writer(lua_State *L) {
   tbt_writer_options opts;
   tbt_writer_options_init(&opts);
   if (!lua_isnoneornil(L, 2)) {
+    static const char *const keys[] = {"max_queue", "flush_millis", "max_queue_bytes", "filename_suffix", NULL};
     luaL_checktype(L, 2, LUA_TTABLE);
+    tbt_lua_checkoptions(L, 2, "create_file_writer", keys);
     opts.max_queue = opt_int_field(L, 2, "max_queue", -1);
     opts.flush_millis = opt_int_field(L, 2, "flush_millis", -1);
     opts.max_queue_bytes = (size_t)opt_int_field(L, 2, "max_queue_bytes", 0);
@@ -192,14 +194,16 @@ static int l_as_default(lua_State *L) {
   luaL_setmetatable(L, SCOPE_MT);
   scope_enter(s, w, step);
   if (!fn_arg) return 1;
+  /* fn runs unprotected, the scope a to-be-closed slot: an error raised in fn reaches the caller's
+  ** handler with every frame still on the stack (a traceback shows them all), and the scope
+  ** closes as it unwinds. */
   int scope_idx = lua_gettop(L);
+  lua_toclose(L, scope_idx);
   int nargs = scope_idx - fn_arg - 1;
   lua_pushvalue(L, fn_arg);
   for (int i = fn_arg + 1; i < scope_idx; i++) lua_pushvalue(L, i);
-  int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
-  scope_exit(s);
-  if (status != LUA_OK) return lua_error(L);
-  return lua_gettop(L) - scope_idx;
+  lua_call(L, nargs, LUA_MULTRET);
+  return lua_gettop(L) - scope_idx;   /* returning closes the scope */
 }
 
 static int l_flush_writer(lua_State *L) {

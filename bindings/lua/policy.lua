@@ -24,6 +24,8 @@ native = native or {}
 local CHILD = native.child
 
 local policy = {}
+-- The Lua module's internal table (libtbtrace_policy and the policy process have none).
+local internal = native.internal or {}
 
 local DEFAULT_LIMIT = 1000000
 local MAX_FILE = native.max_file or 1048576
@@ -38,10 +40,11 @@ local MAX_TIME, MAX_MEMORY = 3600, 65536
 
 local getinfo = debug.getinfo
 -- The instruction budget's hook: budget(fn, count) -> previous fn, count; budget() removes it.
--- In a host (the Lua module, or libtbtrace_policy's state) it is the hook multiplexer's, which
--- shares the thread's hook with tracing and with the user's own debug.sethook; in the policy
--- process it is native.sethook, which also notes the line running, for the budgets' errors.
-local budget = native.sethook or (host and host._budget)
+-- In a host (the Lua module's internal table, or libtbtrace_policy's state) it is the hook
+-- multiplexer's, which shares the thread's hook with tracing and with the user's own
+-- debug.sethook; in the policy process it is native.sethook, which also notes the line running,
+-- for the budgets' errors.
+local budget = native.sethook or internal._budget or (host and host._budget)
 
 -- ------------------------------------------------------------------ sandbox
 
@@ -352,7 +355,7 @@ function policy.set(p, opts)
     argerror(1, "policy.set", "policy or table expected, got " .. type(p))
   end
   -- The host (the Lua module) hooks policies into its exporter.
-  if policy._on_set then policy._on_set(current ~= nil) end
+  if internal.on_policy_set then internal.on_policy_set(current ~= nil) end
   return current
 end
 

@@ -169,12 +169,12 @@ static const api g_api[] = {
   {"scalar", "snis"}, {"text", "sTis"}, {"histogram", "sTiis"}, {"image", "sIiis"},
   {"audio", "sAiiiss"}, {"write", "sTim"}, {"record_if", "bfxx"}, {"should_record_summaries", ""},
   {"records", "p"}, {"events", "p"}, {"event_to_json", "s"},
-  {"trace_on", "obbp"}, {"trace_off", ""}, {"trace_stats", ""}, {"_snapshot", ""},
+  {"trace_on", "obbp"}, {"trace_off", ""}, {"trace_stats", ""}, {"internal.snapshot", ""},
   {"span_begin", "NN"}, {"span_end", ""}, {"span", "Nfxx"}, {"instant", "NN"},
   {"counter", "Nn"}, {"depends", "NN"}, {"thread_name", "N"}, {"scope", "NN"},
   {"trace_export", "sip"}, {"last_export", ""},
   {"policy.load", "po"}, {"policy.from_table", "Po"}, {"policy.set", "Po"},
-  {"policy.current", ""}, {"policy.resolve", "wo"}, {"policy._on_set", "b"},
+  {"policy.current", ""}, {"policy.resolve", "wo"}, {"internal.on_policy_set", "b"},
 };
 #define NAPI (sizeof g_api / sizeof g_api[0])
 
@@ -640,10 +640,18 @@ static void push_callback(lua_State *L, prog *g) {
   lua_pushcclosure(L, callback, 1);
 }
 
-/* Resolves a dotted name in the module (kept at upvalue-free registry field "fuzz.module"). */
+/* Resolves a dotted name in the module (kept at upvalue-free registry field "fuzz.module"), or in
+** its internal table for "internal.*". */
 static void push_api(lua_State *L, const char *name) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "fuzz.module");
   const char *dot = strchr(name, '.');
+  if (dot && strncmp(name, "internal.", 9) == 0) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "tbtrace.internal");
+    if (!lua_istable(L, -1)) return;
+    lua_getfield(L, -1, dot + 1);
+    lua_remove(L, -2);
+    return;
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, "fuzz.module");
   if (dot) {
     lua_pushlstring(L, name, (size_t)(dot - name));
     lua_gettable(L, -2);

@@ -13,10 +13,10 @@ for i, name in ipairs {
   "strerror", "crc32c", "hostname", "pid", "create_file_writer", "create_noop_writer", "flush",
   "default_writer", "get_step", "set_step", "experimental.get_step", "experimental.set_step",
   "scalar", "text", "histogram", "image", "audio", "write", "record_if", "should_record_summaries",
-  "records", "events", "event_to_json", "trace_on", "trace_off", "trace_stats", "_snapshot",
+  "records", "events", "event_to_json", "trace_on", "trace_off", "trace_stats", "internal.snapshot",
   "span_begin", "span_end", "span", "instant", "counter", "depends", "thread_name", "scope",
   "trace_export", "last_export", "policy.load", "policy.from_table", "policy.set",
-  "policy.current", "policy.resolve", "policy._on_set",
+  "policy.current", "policy.resolve", "internal.on_policy_set",
 } do API[name] = i - 1 end
 local METHOD = { set_as_default = 0, as_default = 1, flush = 2, close = 3, logdir = 4, path = 5,
   closed = 6, stats = 7 }
@@ -177,7 +177,7 @@ seeds.coroutine = table.concat {
   b(OP.set, 1) .. v.coroutine(call(2, "span_begin", v.word("load"), v.nil_()) .. b(OP.yield, 0)),
   b(OP.resume, 1, 0),
   b(OP.resume, 1, 0),
-  call(2, "_snapshot"),
+  call(2, "internal.snapshot"),
   call(2, "trace_off"),
 }
 

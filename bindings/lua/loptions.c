@@ -1,0 +1,104 @@
+/*
+** loptions.c: option tables, checked the same way by every function that takes one (see lbind.h).
+*/
+#include "lbind.h"
+
+#include <string.h>
+
+/* Names from TensorFlow and tensorboardX that users bring along, and what tbtrace calls them.
+** A hint is given only when its replacement is an option of the function at hand. */
+static const struct {
+  const char *foreign, *ours, *why;
+} hints[] = {
+  {"flush_secs", "flush_millis", "tensorboardX's flush_secs is in seconds; flush_millis is in milliseconds"},
+  {"flush_interval", "flush_millis", "in milliseconds"},
+  {"max_queue_size", "max_queue", NULL},
+  {"queue_size", "max_queue", NULL},
+  {"filename_suffix_", "filename_suffix", NULL},
+  {"suffix", "filename_suffix", NULL},
+  {"profile", "profiler", NULL},
+  {"profiling", "profiler", NULL},
+  {"logdir", "profiler_outdir", "trace_export writes profile files under profiler_outdir"},
+  {"outdir", "profiler_outdir", NULL},
+  {"log_dir", "profiler_outdir", NULL},
+  {"summary_description", "description", NULL},
+  {"plugin", "plugin_name", NULL},
+};
+
+/* Edit distance with transpositions (optimal string alignment), capped: names are short. */
+static size_t distance(const char *a, const char *b) {
+  size_t n = strlen(a), m = strlen(b);
+  if (n > 40 || m > 40) return (size_t)-1;
+  size_t d[41][41];
+  for (size_t i = 0; i <= n; i++) d[i][0] = i;
+  for (size_t j = 0; j <= m; j++) d[0][j] = j;
+  for (size_t i = 1; i <= n; i++)
+    for (size_t j = 1; j <= m; j++) {
+      size_t cost = a[i - 1] != b[j - 1];
+      size_t v = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+      if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+        v = d[i - 2][j - 2] + 1;
+      d[i][j] = v;
+    }
+  return d[n][m];
+}
+
+static int known_key(const char *const known[], const char *k) {
+  for (size_t i = 0; known[i]; i++)
+    if (strcmp(known[i], k) == 0) return 1;
+  return 0;
+}
+
+/* Raises for the unknown key at the top of the stack (the table's key; a copy, so it is ours). */
+static int unknown(lua_State *L, const char *fname, const char *const known[]) {
+  if (lua_type(L, -1) != LUA_TSTRING) {
+    if (lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1))
+      return luaL_error(L, "unexpected value at index %I in the options to '%s' (options are named: %s = ...)",
+                        lua_tointeger(L, -1), fname, known[0] ? known[0] : "name");
+    return luaL_error(L, "unknown option of type %s to '%s' (options are named by strings)", luaL_typename(L, -1),
+                      fname);
+  }
+  const char *k = lua_tostring(L, -1);
+  for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+    if (strcmp(hints[i].foreign, k) == 0 && known_key(known, hints[i].ours)) {
+      if (hints[i].why)
+        return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'? %s)", k, fname, hints[i].ours,
+                          hints[i].why);
+      return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'?)", k, fname, hints[i].ours);
+    }
+  const char *best = NULL;
+  size_t bestd = (size_t)-1, klen = strlen(k);
+  for (size_t i = 0; known[i]; i++) {
+    size_t d = distance(k, known[i]);
+    if (d < bestd) {
+      bestd = d;
+      best = known[i];
+    }
+  }
+  /* Close enough to be a typo: at most 2 edits, and fewer than a third of the name for short ones. */
+  if (best && bestd <= 2 && bestd * 3 <= klen + 1)
+    return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'?)", k, fname, best);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (size_t i = 0; known[i]; i++) {
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, known[i]);
+  }
+  luaL_pushresult(&b);
+  return luaL_error(L, "unknown option '%s' to '%s' (options are: %s)", k, fname, lua_tostring(L, -1));
+}
+
+void tbt_lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const known[]) {
+  arg = lua_absindex(L, arg);
+  luaL_checkstack(L, 4, "options");
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING || !known_key(known, lua_tostring(L, -1))) {
+      lua_pushvalue(L, -1);   /* lua_next's key stays untouched */
+      unknown(L, fname, known);
+    }
+  }
+}

@@ -887,7 +887,7 @@ case("tbtrace.trace_on", { rows = {
     end), why = "both at once, and trace_off takes both away" },
   { A(), R(true) },
   { A(), R(false, "Trace already enabled"), ctx = "trace" },
-  { A({ memory_limit = MAXI, bogus = 1 }), E"unknown option 'bogus' to 'trace_on' (options are: graph, profiler, profiler_outdir, memory_limit)" },
+  { A({ memory_limit = MAXI, bogus = 1 }), P"^unknown option 'bogus' to 'trace_on' %(options are: graph, profiler, profiler_outdir, memory_limit, [%w_, ]+%)$" },
   { A({ profile = true }), E"unknown option 'profile' to 'trace_on' (did you mean 'profiler'?)", why = "TensorFlow's profiler option is 'profiler'" },
   { A({ grpah = true }), E"unknown option 'grpah' to 'trace_on' (did you mean 'graph'?)" },
   { A({ memory_limit = MAXI }), R(true) },

@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
   run(A, "assert(tbtrace.trace_on{lua_calls = true, lua_samples = 1000, profiler = true,\n"
          "                        profiler_outdir = OUT})\n");
   sleep_ms(600);   /* the other state works meanwhile */
-  run(A, "local m = assert(tbtrace._snapshot())\n"
+  run(A, "local m = assert(require(\"tbtrace.internal\").snapshot())\n"
          "local calls = 0\n"
          "for _, th in ipairs(m.threads) do\n"
          "  for _, s in ipairs(th.spans) do\n"
@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
   /* That trace is over: a new one without Lua options gets nothing from the other state. */
   run(A, "assert(tbtrace.trace_on{})\n");
   sleep_ms(200);
-  run(A, "local m = assert(tbtrace._snapshot())\n"
+  run(A, "local m = assert(require(\"tbtrace.internal\").snapshot())\n"
          "for _, th in ipairs(m.threads) do\n"
          "  for _, s in ipairs(th.spans) do assert(not s.name:find('^bwork %('), 'still tracing') end\n"
          "  for _, i in ipairs(th.instants) do assert(i.category ~= 'lua.sample', 'still sampling') end\n"

@@ -55,10 +55,13 @@ describe("the Debian package", function()
   local installed_before = os.execute("dpkg-query -W tbtrace >/dev/null 2>&1") == true
   local it_root = (root_user and not installed_before) and it or pending
   it_root("installs with dpkg as root: tbtrace on PATH, require with no LUA_CPATH, removed afterwards", function()
-    -- One package install at a time on this machine (other test runs may do the same).
-    local lock = "flock /tmp/tbtrace-deb-spec.lock "
-    sh(lock .. "dpkg -i " .. q(deb))
+    -- One spec at a time on this machine holds the package, from install to removal: a holder
+    -- process keeps the lock until its stdin closes.
+    local flag = tmp .. "/locked"
+    local holder = assert(io.popen("flock /tmp/tbtrace-deb-spec.lock sh -c 'touch " .. flag .. "; cat >/dev/null'", "w"))
+    while not fs.exists(flag) do os.execute("sleep 0.2") end
     local ok, err = pcall(function()
+      sh("dpkg -i " .. q(deb))
       assert.are.equal("/usr/bin/tbtrace\n", sh("command -v tbtrace"))
       local dir = tmp .. "/logs_installed"
       local out = sh("env -u LUA_CPATH -u LUA_CPATH_5_4 lua5.4 " .. q(I.here .. "/consumer.lua") .. " " .. q(dir))
@@ -71,7 +74,9 @@ describe("the Debian package", function()
       I.check_consumer(tmp .. "/logs_system")
       sh("tbtrace cat " .. q(tmp .. "/logs_system") .. " >/dev/null")
     end)
-    sh(lock .. "dpkg -P tbtrace")
+    local removed, rerr = pcall(sh, "dpkg -P tbtrace")
+    holder:close()
+    assert.is_true(removed, tostring(rerr))
     assert.is_false(fs.exists(cmod .. "/tbtrace.so"))
     assert.is_true(ok, tostring(err))
   end)

@@ -68,8 +68,9 @@ describe("tbtrace --profile", function()
     assert.matches("^cold %(work%.lua:2%)$", self[2].name)
     local total = table_rows(out, "total")
     -- the script's chunk is the root of every stack, driver under it: nothing of the profiler's own
+    -- (the loop's own clock and tonumber calls sit beside driver, a few percent at most)
     local top2 = { [total[1].name] = total[1].total, [total[2].name] = total[2].total }
-    assert.is_true(top2["main chunk (work.lua:0)"] >= 99 and top2["driver (work.lua:3)"] >= 99, out)
+    assert.is_true(top2["main chunk (work.lua:0)"] >= 99 and top2["driver (work.lua:3)"] >= 95, out)
     assert.are.equal("hot (work.lua:1)", total[3].name)
     -- the same table from the saved profile
     local folded = folded_of(dir .. "/out")

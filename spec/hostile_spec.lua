@@ -1360,7 +1360,7 @@ case("tbtrace.hparams.config", { ctx = "writer", rows = {
   { A({ time_created = "now" }), P"%(time_created must be a number, got string%)$" },
   { A({ time_created = INF }), P"%(time_created must be a finite number >= 0%)$" },
   { A({ time_created = -1 }), P"%(time_created must be a finite number >= 0%)$" },
-  { A({ hparam = {} }), P"%(config: unknown key 'hparam'%)$" },
+  { A({ hparam = {} }), P"%(config: unknown key 'hparam' %(did you mean 'hparams'%?%)%)$" },
   { A({}), R(false), ctx = "none" },
   { A({}), R(false), ctx = "off" },
   { A({}), E"SummaryWriter is already closed", ctx = "closed" },

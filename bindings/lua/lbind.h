@@ -36,6 +36,17 @@ const char *tbt_lua_checkcstring(lua_State *L, int arg, const char *what);
 ** as users call it. Keep each function's list next to the code that reads its options. */
 void tbt_lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const known[]);
 
+/* The same check for a nested table at idx (a field of an option table): raises
+** "bad argument #arg to '<fname>' (<what>: unknown key 'k')", with a suggestion as above. With
+** allow_array, integer keys 1..#t are allowed too (a list with named fields). */
+void tbt_lua_check_keys(lua_State *L, int idx, const char *const *keys, int allow_array, int arg,
+                        const char *what);
+
+/* Field `key` of the table at idx as a C string (NUL-free, UTF-8), or NULL when nil; raises
+** naming `what.key` otherwise. The string stays referenced by the table. */
+const char *tbt_lua_opt_field_string(lua_State *L, int idx, const char *key, int arg,
+                                     const char *what);
+
 /* The writer userdata at arg (raises when arg is not one, or was collected). */
 tbt_writer *tbt_lua_checkwriter(lua_State *L, int arg);
 

@@ -5,7 +5,8 @@
 **   hparams.group_name(values)
 ** Tables are read with raw access, so no user code runs while their strings are borrowed.
 */
-#include "lopts.h"
+
+#include "lbind.h"
 
 #include <math.h>
 #include <string.h>

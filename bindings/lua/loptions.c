@@ -51,22 +51,15 @@ static int known_key(const char *const known[], const char *k) {
   return 0;
 }
 
-/* Raises for the unknown key at the top of the stack (the table's key; a copy, so it is ours). */
-static int unknown(lua_State *L, const char *fname, const char *const known[]) {
-  if (lua_type(L, -1) != LUA_TSTRING) {
-    if (lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1))
-      return luaL_error(L, "unexpected value at index %I in the options to '%s' (options are named: %s = ...)",
-                        lua_tointeger(L, -1), fname, known[0] ? known[0] : "name");
-    return luaL_error(L, "unknown option of type %s to '%s' (options are named by strings)", luaL_typename(L, -1),
-                      fname);
-  }
-  const char *k = lua_tostring(L, -1);
+/* The known name a user most likely meant by k: the right name for a well-known foreign one
+** (with why, when it needs saying), else the closest known name when k is a likely typo: at most
+** 2 edits, and fewer than a third of the name for short ones. NULL when none fits. */
+static const char *suggestion(const char *k, const char *const known[], const char **why) {
+  *why = NULL;
   for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
     if (strcmp(hints[i].foreign, k) == 0 && known_key(known, hints[i].ours)) {
-      if (hints[i].why)
-        return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'? %s)", k, fname, hints[i].ours,
-                          hints[i].why);
-      return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'?)", k, fname, hints[i].ours);
+      *why = hints[i].why;
+      return hints[i].ours;
     }
   const char *best = NULL;
   size_t bestd = (size_t)-1, klen = strlen(k);
@@ -77,9 +70,31 @@ static int unknown(lua_State *L, const char *fname, const char *const known[]) {
       best = known[i];
     }
   }
-  /* Close enough to be a typo: at most 2 edits, and fewer than a third of the name for short ones. */
-  if (best && bestd <= 2 && bestd * 3 <= klen + 1)
-    return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'?)", k, fname, best);
+  return best && bestd <= 2 && bestd * 3 <= klen + 1 ? best : NULL;
+}
+
+/* Pushes " (did you mean 'x'? why)" for k, or "" when nothing fits. */
+static const char *push_suggestion(lua_State *L, const char *k, const char *const known[]) {
+  const char *why, *best = suggestion(k, known, &why);
+  if (!best) return lua_pushliteral(L, "");
+  if (why) return lua_pushfstring(L, " (did you mean '%s'? %s)", best, why);
+  return lua_pushfstring(L, " (did you mean '%s'?)", best);
+}
+
+/* Raises for the unknown key at the top of the stack (the table's key; a copy, so it is ours). */
+static int unknown(lua_State *L, const char *fname, const char *const known[]) {
+  if (lua_type(L, -1) != LUA_TSTRING) {
+    if (lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1))
+      return luaL_error(L, "unexpected value at index %I in the options to '%s' (options are named: %s = ...)",
+                        lua_tointeger(L, -1), fname, known[0] ? known[0] : "name");
+    return luaL_error(L, "unknown option of type %s to '%s' (options are named by strings)", luaL_typename(L, -1),
+                      fname);
+  }
+  const char *k = lua_tostring(L, -1);
+  const char *why, *best = suggestion(k, known, &why);
+  if (best && why)
+    return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'? %s)", k, fname, best, why);
+  if (best) return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'?)", k, fname, best);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   for (size_t i = 0; known[i]; i++) {
@@ -101,4 +116,50 @@ void tbt_lua_checkoptions(lua_State *L, int arg, const char *fname, const char *
       unknown(L, fname, known);
     }
   }
+}
+
+void tbt_lua_check_keys(lua_State *L, int idx, const char *const *keys, int allow_array, int arg,
+                        const char *what) {
+  idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 4, "options");
+  lua_Integer n = allow_array ? (lua_Integer)lua_rawlen(L, idx) : 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -1);
+      if (!known_key(keys, k))
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s: unknown key '%s'%s", what, k, push_suggestion(L, k, keys)));
+    } else {
+      int isint = 0;
+      lua_Integer i = lua_isinteger(L, -1) ? lua_tointegerx(L, -1, &isint) : 0;
+      if (!isint || i < 1 || i > n) {
+        lua_pushvalue(L, -1);
+        const char *k = luaL_tolstring(L, -1, NULL);
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s: unknown key %s", what, k));
+      }
+    }
+  }
+}
+
+const char *tbt_lua_opt_field_string(lua_State *L, int idx, const char *key, int arg,
+                                     const char *what) {
+  idx = lua_absindex(L, idx);
+  lua_pushstring(L, key);
+  int t = lua_rawget(L, idx);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (t != LUA_TSTRING)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s.%s must be a string, got %s", what, key,
+                                          luaL_typename(L, -1)));
+  size_t len;
+  const char *s = lua_tolstring(L, -1, &len);
+  if (strlen(s) != len)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s.%s contains a NUL byte", what, key));
+  if (!tbt_utf8_valid(s, len))
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s.%s is not valid UTF-8", what, key));
+  lua_pop(L, 1);   /* the table keeps it */
+  return s;
 }

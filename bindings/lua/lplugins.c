@@ -2,7 +2,8 @@
 ** lplugins.c: the rest of tf.summary for Lua: summary_scope, experimental.write_raw_pb, graph and
 ** the custom_scalars layout.
 */
-#include "lopts.h"
+
+#include "lbind.h"
 
 #include <string.h>
 

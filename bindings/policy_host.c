@@ -29,6 +29,8 @@ static lua_State *g_L;
 static int g_module_ref = LUA_NOREF;   /* the policy module table */
 static int g_policy_ref = LUA_NOREF;   /* the loaded policy */
 static char g_error[1024];
+static double g_time_budget;        /* the host's budgets; 0: the policy's own */
+static int g_memory_budget;
 
 static void set_error(const char *msg) {
   snprintf(g_error, sizeof g_error, "%s", msg ? msg : "unknown error");
@@ -106,9 +108,17 @@ int tbt_policy_load(const char *path, unsigned flags) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, g_module_ref);
   lua_getfield(L, -1, "load");
   lua_pushstring(L, path);
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 0, 3);
   lua_pushboolean(L, (flags & TBT_POLICY_TRUSTED) != 0);
   lua_setfield(L, -2, "trusted");
+  if (g_time_budget > 0) {
+    lua_pushnumber(L, g_time_budget);
+    lua_setfield(L, -2, "time_budget");
+  }
+  if (g_memory_budget > 0) {
+    lua_pushinteger(L, g_memory_budget);
+    lua_setfield(L, -2, "memory_budget");
+  }
   if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
     set_error(lua_tostring(L, -1));
     lua_pop(L, 2);
@@ -121,6 +131,16 @@ int tbt_policy_load(const char *path, unsigned flags) {
   g_error[0] = '\0';
   pthread_mutex_unlock(&g_mu);
   tbt_set_export_resolver(resolve, NULL);
+  return 0;
+}
+
+int tbt_policy_set_budgets(double seconds, int memory_mib) {
+  /* written as !(in range) so that NaN fails */
+  if (!(seconds >= 0 && seconds <= 3600) || memory_mib < 0 || memory_mib > 65536) return TBT_EINVAL;
+  pthread_mutex_lock(&g_mu);
+  g_time_budget = seconds;
+  g_memory_budget = memory_mib;
+  pthread_mutex_unlock(&g_mu);
   return 0;
 }
 

@@ -80,6 +80,12 @@ void tbt_policy_unload(void);
 /* The last tbt_policy_load error message ("" when none). */
 const char *tbt_policy_error(void);
 
+/* The host's budgets for the policy files loaded from now on (docs/policies.md, "Budgets"):
+** seconds of each export (in (0, 3600]) and MiB of memory (1..65536) the policy's process may
+** use; they win over the policy file's own. 0 leaves that budget to the policy file (default
+** 1 s, 64 MiB). Returns 0, or TBT_EINVAL (changing neither) for a value out of range or NaN. */
+int tbt_policy_set_budgets(double seconds, int memory_mib);
+
 #ifdef __cplusplus
 }
 #endif

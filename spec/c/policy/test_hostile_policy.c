@@ -124,9 +124,23 @@ static void hostile_hooks(void) {
   CHECK(!tbt_trace_is_on());
 }
 
+/* Budgets out of range change nothing; 0 hands a budget back to the policy file. */
+static void hostile_budgets(void) {
+  CHECK_EQ_INT(tbt_policy_set_budgets(-1, 0), TBT_EINVAL);
+  CHECK_EQ_INT(tbt_policy_set_budgets(0.0 / 0.0, 0), TBT_EINVAL);
+  CHECK_EQ_INT(tbt_policy_set_budgets(1.0 / 0.0, 0), TBT_EINVAL);
+  CHECK_EQ_INT(tbt_policy_set_budgets(3600.5, 0), TBT_EINVAL);
+  CHECK_EQ_INT(tbt_policy_set_budgets(0, -1), TBT_EINVAL);
+  CHECK_EQ_INT(tbt_policy_set_budgets(0, 65537), TBT_EINVAL);
+  CHECK_EQ_INT(tbt_policy_set_budgets(0, INT_MIN), TBT_EINVAL);
+  CHECK_EQ_INT(tbt_policy_set_budgets(3600, 65536), 0);   /* the bounds themselves */
+  CHECK_EQ_INT(tbt_policy_set_budgets(0, 0), 0);
+}
+
 int main(void) {
   snprintf(g_dir, sizeof g_dir, "%s", tu_tmpdir("hpolicy"));
   mkdir(g_dir, 0777);
+  hostile_budgets();
   hostile_load();
   hostile_hooks();
   return CHECK_DONE();

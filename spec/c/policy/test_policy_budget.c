@@ -151,6 +151,22 @@ int main(void) {
   tbt_policy_unload();
   CHECK_EQ_INT(chdir(cwd), 0);
 
+  /* The host's budgets win over the policy file's (0.5 s there) and the default memory. */
+  CHECK_EQ_INT(tbt_policy_set_budgets(0.3, 16), 0);
+  for (int i = 0; i < 2; i++) {
+    const char *path = write_policy(i == 0 ? 0 : 3);   /* string.find, then 4 GiB of data */
+    CHECK_EQ_INT(tbt_policy_load(path, 0), 0);
+    CHECK_EQ_INT(tbt_trace_on(&o), 0);
+    span("host");
+    double t0 = now();
+    CHECK_EQ_INT(tbt_trace_export("attack", TBT_STEP(200), NULL), TBT_EPOLICY);
+    CHECK(now() - t0 < 0.3 + 0.5);
+    CHECK(mentions(tbt_export_error(), i == 0 ? "exceeded the time budget (0.3 s)" : "exceeded the memory budget (16 MiB)"));
+    CHECK_EQ_INT(tbt_trace_export("fine", TBT_STEP(200), NULL), 0);
+    tbt_policy_unload();
+  }
+  CHECK_EQ_INT(tbt_policy_set_budgets(0, 0), 0);
+
   tbt_writer_free(w);
   return CHECK_DONE();
 }

@@ -207,6 +207,28 @@ return { time_budget = 0.3, name = function(ctx)
     assert.are.equal("a1", P.resolve(p, { name = "a" }).name)   -- a fresh process
   end)
 
+  it("end with their policy, and policies loaded and dropped do not pile up processes", function()
+    local dir = fs.tmpdir("budget-many")
+    local path = write(dir .. "/p.lua", "return { name = function() return 'x' end }")
+    local function children()
+      local p = assert(io.popen("ps --ppid " .. tbtrace.pid() .. " -o comm= | grep -vc -e '^ps$' -e '^sh$' -e '^grep$'"))
+      local n = tonumber(p:read("l"))
+      p:close()
+      return n
+    end
+    collectgarbage()
+    local before = children()
+    local p = P.load(path)
+    assert.are.equal(before + 1, children())
+    p.process:close()
+    assert.are.equal(before, children())
+    for _ = 1, 100 do P.load(path) end
+    assert.is_true(children() - before <= 17, children() - before .. " policy processes")
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(before, children())
+  end)
+
   it("reject budgets out of range, in the file and from the host", function()
     local dir = fs.tmpdir("budget-bad")
     for src, msg in pairs {

@@ -65,7 +65,8 @@ static int rows_of(const char *fn) {
   } while (0)
 
 /* Functions with their rows in another program. */
-static const char *const elsewhere[] = {"tbt_policy_load", "tbt_policy_unload", "tbt_policy_error"};
+static const char *const elsewhere[] = {"tbt_policy_load", "tbt_policy_unload", "tbt_policy_error",
+                                           "tbt_policy_set_budgets"};
 
 /* Appends the names of the functions a header declares (any tbt_ identifier directly followed by
 ** '(' outside comments and preprocessor lines; function pointer typedefs are followed by ')'). */

@@ -40,9 +40,19 @@ int tbt_summary_prepare(tbt_step *step) {
   return 1;
 }
 
+/* The length of a tag that is non-empty UTF-8, else SIZE_MAX: one pass over an ASCII tag (tags
+** nearly always are), the UTF-8 check only from the first byte that is not. */
+static size_t tag_length(const char *tag) {
+  if (!tag || !*tag) return SIZE_MAX;
+  const char *p = tag;
+  while ((unsigned char)*p - 1u < 0x7fu) p++;   /* 0x01..0x7f */
+  if (!*p) return (size_t)(p - tag);
+  size_t rest = strlen(p);
+  return tbt_utf8_valid(p, rest) ? (size_t)(p - tag) + rest : SIZE_MAX;
+}
+
 static int check_tag(const char *tag) {
-  if (!tag || !*tag || !tbt_utf8_valid(tag, strlen(tag))) return TBT_EINVAL;
-  return 0;
+  return tag_length(tag) == SIZE_MAX ? TBT_EINVAL : 0;
 }
 
 int tbt_summary_check_strings(const char *tag, const char *description) {
@@ -84,9 +94,8 @@ static uint8_t *scratch(size_t n) {
 /* Event{wall_time, step, summary{value{tag, tensor, metadata}}}, with tensor and metadata already
 ** serialized. The envelope is written with the wire primitives: packing it with protobuf-c's
 ** generic packer costs more than everything else on the scalar path together. */
-static int emit_encoded(const char *tag, const uint8_t *tensor, size_t tensor_len, const uint8_t *md,
-                        size_t md_len, int64_t step) {
-  size_t tag_len = strlen(tag);
+static int emit_encoded(const char *tag, size_t tag_len, const uint8_t *tensor, size_t tensor_len,
+                        const uint8_t *md, size_t md_len, int64_t step) {
   size_t value_len = pb_len_field_size(tag_len) + pb_len_field_size(tensor_len) +
                      (md ? pb_len_field_size(md_len) : 0);
   size_t summary_len = pb_len_field_size(value_len);
@@ -144,7 +153,7 @@ static int emit_tensor(const char *tag, const Tensorflow__TensorProto *tensor, c
   uint8_t *tbuf = tlen <= sizeof small ? small : tbt_malloc(tlen);
   if (!tbuf) return TBT_ENOMEM;
   tensorflow__tensor_proto__pack(tensor, tbuf);
-  int rc = emit_encoded(tag, tbuf, tlen, md, md_len, step);
+  int rc = emit_encoded(tag, strlen(tag), tbuf, tlen, md, md_len, step);
   if (tbuf != small) tbt_free(tbuf);
   return rc;
 }
@@ -273,7 +282,8 @@ static void init_tensor(Tensorflow__TensorProto *t, int dtype, shape *s) {
 int tbt_scalar(const char *tag, double value, tbt_step step, const char *description) {
   int rc = tbt_summary_scoped_tag(&tag, "scalar_summary");
   if (rc) return rc;
-  if (check_tag(tag)) return TBT_EINVAL;
+  size_t tag_len = tag_length(tag);
+  if (tag_len == SIZE_MAX) return TBT_EINVAL;
   if (description && !tbt_utf8_valid(description, strlen(description))) return TBT_EINVAL;
   rc = tbt_summary_prepare(&step);
   if (rc <= 0) return rc;
@@ -282,13 +292,13 @@ int tbt_scalar(const char *tag, double value, tbt_step step, const char *descrip
   memcpy(tensor + 6, &f, 4);
   if (!description) {
     static const uint8_t md[] = {0x0a, 0x09, 0x0a, 0x07, 's', 'c', 'a', 'l', 'a', 'r', 's'};
-    return emit_encoded(tag, tensor, sizeof tensor, md, sizeof md, step.step);
+    return emit_encoded(tag, tag_len, tensor, sizeof tensor, md, sizeof md, step.step);
   }
   size_t mlen = metadata_size("scalars", 0, description);
   uint8_t *md = tbt_malloc(mlen);
   if (!md) return TBT_ENOMEM;
   put_metadata(md, "scalars", NULL, 0, description);
-  rc = emit_encoded(tag, tensor, sizeof tensor, md, mlen, step.step);
+  rc = emit_encoded(tag, tag_len, tensor, sizeof tensor, md, mlen, step.step);
   tbt_free(md);
   return rc;
 }

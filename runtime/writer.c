@@ -4,7 +4,8 @@
 **
 ** Events are serialized and framed when written, so the queue is one byte buffer. A write flushes
 ** when the queue holds more than max_queue events or flush_millis passed since the last flush, as
-** TensorFlow's does; those flushes hand the bytes to the kernel (a killed process loses nothing that
+** TensorFlow's does (once the timer thread below runs, it applies the time rule, so a write reads
+** no clock); those flushes hand the bytes to the kernel (a killed process loses nothing that
 ** was flushed) but do not fsync, which would cap throughput at the disk's sync rate. flush(),
 ** close() and the idle timer also fsync. Unlike TensorFlow, an idle writer with pending events is
 ** flushed by a timer thread after flush_millis, so a stalled program still shows its last data.
@@ -483,8 +484,10 @@ int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len) {
     ** still flush by the TF rules. */
     if (pthread_create(&w->timer, NULL, timer_main, w) == 0) w->timer_started = 1;
   }
+  /* The time rule needs a clock read per write only without the timer thread (flush_millis 0, or
+  ** it could not start): a running timer flushes pending events once flush_millis has passed. */
   if (w->stats.events_pending > (uint64_t)w->max_queue ||
-      mono_coarse_ns() - w->last_flush > w->flush_ns) {
+      (!w->timer_started && mono_coarse_ns() - w->last_flush > w->flush_ns)) {
     rc = flush_locked(w, 0, 0);
   }
   if (!rc) rc = take_deferred(w);

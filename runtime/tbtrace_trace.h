@@ -231,19 +231,38 @@ void tbt_thread_name(const char *name);
 
 /* Scoped span: TBT_SPAN("load") { ... } ends when the block is left, however it is left
 ** (`break` inside leaves the TBT_SPAN block itself). TBT_SCOPE("load"); ends at the end of the
-** enclosing scope. Both nest without shadowing warnings when on different lines. */
+** enclosing scope. Both nest without shadowing warnings when on different lines. With a string
+** literal the id is interned once per call site and kept there (the site remembers which string
+** it holds the id of), so a literal costs what tbt_span_begin_id does; any other name goes
+** through tbt_span_begin. */
 static inline void tbt_span_cleanup_(int *unused) {
   (void)unused;
   tbt_span_end();
 }
+static inline void tbt_span_begin_site_(uint64_t *site, const char *name) {
+  if (TBT_TRACE_ACTIVE_() && name) {
+    /* id << 32 | the low half of the name's address: one load says whether the id is name's. */
+    uint64_t v = __atomic_load_n(site, __ATOMIC_RELAXED);
+    uint32_t id = (uint32_t)(v >> 32);
+    if (__builtin_expect(!id || (uint32_t)v != (uint32_t)(uintptr_t)name, 0)) {
+      id = tbt_intern(name);
+      __atomic_store_n(site, (uint64_t)id << 32 | (uint32_t)(uintptr_t)name, __ATOMIC_RELAXED);
+    }
+    tbt_span_begin_id_(id, 0);
+  }
+}
+#define TBT_BEGIN_(name)                                                                 \
+  (__builtin_constant_p(name)                                                            \
+       ? tbt_span_begin_site_(__extension__({ static uint64_t tbt_site_; &tbt_site_; }), (name)) \
+       : tbt_span_begin(name))
 #define TBT_CAT2_(a, b) a##b
 #define TBT_CAT_(a, b) TBT_CAT2_(a, b)
 #define TBT_SCOPE(name)                                                               \
   __attribute__((cleanup(tbt_span_cleanup_), unused)) int TBT_CAT_(tbt_scope_, __LINE__) = \
-      (tbt_span_begin(name), 0)
+      (TBT_BEGIN_(name), 0)
 #define TBT_SPAN(name)                                                                \
   for (__attribute__((cleanup(tbt_span_cleanup_))) int TBT_CAT_(tbt_span_once_, __LINE__) = \
-           (tbt_span_begin(name), 1);                                                 \
+           (TBT_BEGIN_(name), 1);                                                     \
        TBT_CAT_(tbt_span_once_, __LINE__); TBT_CAT_(tbt_span_once_, __LINE__) = 0)
 
 /* Counters for tests and diagnostics. */

@@ -307,13 +307,17 @@ static uint32_t cached_id(tbuf *tb, const char *s) {
 
 /* ------------------------------------------------------------------ recorders */
 
+/* Each recorder tests the flag before anything else: with no trace on, an exported recorder
+** costs its call and one predictable branch (no clock read, no thread-local lookup). */
 static inline void rec_begin(uintptr_t track, uint32_t name, uint32_t cat) {
+  if (!TBT_TRACE_ACTIVE_()) return;
   tbuf *tb = tb_ready(track, 1);
   if (!tb) return;
   put(tb, tbt_ticks(), name & TBT_REC_CAT_MASK, REC_B(TBT_REC_BEGIN, cat));
 }
 
 static inline void rec_end(uintptr_t track) {
+  if (!TBT_TRACE_ACTIVE_()) return;
   uint64_t t = tbt_ticks();
   tbuf *tb = tb_ready(track, 1);
   if (!tb) return;
@@ -321,6 +325,7 @@ static inline void rec_end(uintptr_t track) {
 }
 
 static inline void rec_instant(uintptr_t track, uint32_t name, uint32_t cat) {
+  if (!TBT_TRACE_ACTIVE_()) return;
   uint64_t t = tbt_ticks();
   tbuf *tb = tb_ready(track, 1);
   if (!tb) return;
@@ -328,6 +333,7 @@ static inline void rec_instant(uintptr_t track, uint32_t name, uint32_t cat) {
 }
 
 static inline void rec_counter(uintptr_t track, uint32_t name, double value) {
+  if (!TBT_TRACE_ACTIVE_()) return;
   uint64_t t = tbt_ticks();
   tbuf *tb = tb_ready(track, 2);
   if (!tb) return;
@@ -370,6 +376,7 @@ void tbt_span_end_(void) {
 }
 
 void tbt_span_begin_(const char *name, const char *category) {
+  if (!TBT_TRACE_ACTIVE_()) return;
   tbuf *tb = tb_ready(0, 1);
   if (!tb || !name) return;
   uint32_t id = cached_id(tb, name);
@@ -386,6 +393,7 @@ void tbt_counter_id_(uint32_t name_id, double value) {
 }
 
 void tbt_instant_(const char *name, const char *category) {
+  if (!TBT_TRACE_ACTIVE_()) return;
   uint64_t t = tbt_ticks();
   tbuf *tb = tb_ready(0, 1);
   if (!tb || !name) return;
@@ -395,7 +403,7 @@ void tbt_instant_(const char *name, const char *category) {
 }
 
 void tbt_counter_(const char *name, double value) {
-  if (!name) return;
+  if (!TBT_TRACE_ACTIVE_() || !name) return;
   tbuf *tb = tls_tb;
   uint32_t id = tb ? cached_id(tb, name) : tbt_intern(name);
   rec_counter(0, id, value);

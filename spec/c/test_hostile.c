@@ -1026,6 +1026,16 @@ static void hostile_trace(void) {
   }
   { TBT_SCOPE(NULL); }
   ROWV(tbt_span_cleanup_, tbt_span_cleanup_(NULL));
+  {
+    /* A site that holds another name's id, or an id never given out, takes the new name's. */
+    static uint64_t site = (uint64_t)0x0FFFFFFF << 32 | 12345;
+    ROWV(tbt_span_begin_site_, tbt_span_begin_site_(&site, NULL));
+    ROWV(tbt_span_begin_site_, tbt_span_begin_site_(&site, ""));
+    ROWV(tbt_span_begin_site_, tbt_span_begin_site_(&site, "\xff\xfe"));
+    CHECK_EQ_U64(site >> 32, tbt_intern("\xff\xfe"));
+    tbt_span_end();
+    tbt_span_end();
+  }
   tbt_trace_get_stats(&st);
   CHECK(st.records > 0 && st.threads >= 1);
 

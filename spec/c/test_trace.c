@@ -96,6 +96,15 @@ static void test_off_path(void) {
   tbt_span_end();
   { TBT_SCOPE("nothing"); }
   TBT_SPAN("nothing") {}
+  /* The exported recorders an FFI calls check too. */
+  tbt_span_begin_id_(tbt_intern("nothing"), 0);
+  tbt_span_begin_("nothing", NULL);
+  tbt_instant_id_(tbt_intern("nothing"), 0);
+  tbt_instant_("nothing", NULL);
+  tbt_counter_id_(tbt_intern("nothing"), 1.0);
+  tbt_counter_("nothing", 1.0);
+  tbt_span_end_();
+  tbt_span_end_();
   tbt_trace_stats st;
   tbt_trace_get_stats(&st);
   CHECK_EQ_U64(st.records, 0);
@@ -377,6 +386,38 @@ static void test_name_cache(void) {
   tbt_trace_off();
 }
 
+/* One call site given several literals (an inline function the compiler may fold each caller's
+** literal into): every span keeps its own name, in this trace and the next. */
+static inline void scope_in_helper(const char *name) {
+  TBT_SCOPE(name);
+}
+
+static void test_scope_sites(void) {
+  const char *want[] = {"site_a", "site_a", "site_a", "helper_x", "helper_y", "helper_x", "site_b"};
+  for (int round = 0; round < 2; round++) {
+    CHECK_EQ_INT(tbt_trace_on(NULL), 0);
+    for (int i = 0; i < 3; i++) {
+      TBT_SCOPE("site_a");
+    }
+    scope_in_helper("helper_x");
+    scope_in_helper("helper_y");
+    scope_in_helper("helper_x");
+    TBT_SPAN("site_b") {
+      TBT_SCOPE(NULL);   /* no span, as tbt_span_begin(NULL) */
+    }
+    tbt_trace_model m = snap();
+    const tbt_model_thread *th = my_thread(&m);
+    CHECK(th && th->nspans == 7);
+    for (int i = 0; th && i < 7 && i < (int)th->nspans; i++) {
+      CHECK_EQ_STR(nm(&m, th->spans[i].name), want[i]);
+      CHECK_EQ_INT(th->spans[i].depth, 0);
+      CHECK(!(th->spans[i].flags & TBT_SPAN_UNFINISHED));
+    }
+    tbt_trace_model_free(&m);
+    tbt_trace_off();
+  }
+}
+
 static void test_memory_limit(void) {
   tbt_trace_options o;
   tbt_trace_options_init(&o);
@@ -504,6 +545,7 @@ int main(void) {
   test_spans();
   test_unfinished_and_nondestructive();
   test_name_cache();
+  test_scope_sites();
   test_memory_limit();
   test_chunk_reuse();
   test_late_records();

@@ -220,6 +220,18 @@ void tbt_track_end(uintptr_t track);
 void tbt_track_instant(uintptr_t track, uint32_t name_id, uint32_t category_id);
 void tbt_track_counter(uintptr_t track, uint32_t name_id, double value);
 
+/* The same for code where reaching a thread-local variable costs a call (a dlopened module's,
+** such as the Lua binding): keep a zeroed tbt_track_cache where the code runs (per Lua state)
+** and pass it on each call; it remembers the calling thread's buffer. It is checked against the
+** calling thread every time, so code that moves between threads records where it runs. A NULL
+** cache works as tbt_track_begin / tbt_track_end. */
+typedef struct tbt_track_cache {
+  void *buf_;
+} tbt_track_cache;
+void tbt_track_begin_cached(tbt_track_cache *cache, uintptr_t track, uint32_t name_id,
+                            uint32_t category_id);
+void tbt_track_end_cached(tbt_track_cache *cache, uintptr_t track);
+
 /* Declares that the span named by path `from` feeds the span `to` (a GraphDef input edge);
 ** paths are "/"-joined span names as they appear in the graph. Recorded in the current trace
 ** (nothing happens with no trace on); declaring the same edge twice keeps one. */

@@ -55,6 +55,7 @@ typedef struct tbuf {
   /* Read by anyone. */
   _Atomic uint64_t dropped;     /* written by the owner only */
   _Atomic int exited;
+  _Atomic uintptr_t self;       /* the owner's thread pointer (see tbt_track_begin_cached) */
   uint64_t tid;
   struct tbuf *next;            /* registry, under g_reg */
   name_slot cache[NAME_CACHE];  /* owner only */
@@ -74,6 +75,9 @@ static tbt_chunk *g_pool;
 static pthread_mutex_t g_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static tbuf *g_bufs;
 static tbuf **g_bufs_tail = &g_bufs;
+/* Buffers of threads that exited, kept for new threads rather than freed: a recorder cache
+** (tbt_track_cache) may still point at one, and must find it readable. Under g_reg_lock. */
+static tbuf *g_retired;
 
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
@@ -155,22 +159,67 @@ static void make_key(void) {
   g_key_ok = pthread_key_create(&g_key, tb_exit) == 0;
 }
 
-static tbuf *tb_attach(void) {
-  pthread_once(&g_key_once, make_key);
-  if (!g_key_ok) return NULL;
-  tbuf *tb = tbt_calloc(1, sizeof *tb);
+/* The calling thread's thread pointer: unique among live threads, read without a call. */
+static inline uintptr_t thread_self(void) {
+#if defined(__x86_64__) || defined(__aarch64__)
+  return (uintptr_t)__builtin_thread_pointer();
+#else
+  return (uintptr_t)pthread_self();
+#endif
+}
+
+/* A retired buffer made ready for the calling thread, or a new one. */
+static tbuf *tb_take(void) {
+  pthread_mutex_lock(&g_reg_lock);
+  tbuf *tb = g_retired;
+  if (tb) g_retired = tb->next;
+  pthread_mutex_unlock(&g_reg_lock);
+  if (tb) {
+    /* Its chunks went back to the pool when it retired. */
+    pthread_mutex_lock(&tb->lock);
+    tb->gen = 0;
+    tb->name = 0;
+    pthread_mutex_unlock(&tb->lock);
+    tb->recs = NULL;
+    tb->used = NULL;
+    tb->pos = tb->cap = 0;
+    tb->track = 0;
+    tb->full = 0;
+    tb->next = NULL;
+    atomic_store_explicit(&tb->dropped, 0, memory_order_relaxed);
+    memset(tb->cache, 0, sizeof tb->cache);
+    return tb;
+  }
+  tb = tbt_calloc(1, sizeof *tb);
   if (!tb) return NULL;
   if (pthread_mutex_init(&tb->lock, NULL) != 0) {
     tbt_free(tb);
     return NULL;
   }
+  return tb;
+}
+
+static void tb_retire(tbuf *tb) {
+  pthread_mutex_lock(&g_reg_lock);
+  tb->next = g_retired;
+  g_retired = tb;
+  pthread_mutex_unlock(&g_reg_lock);
+}
+
+static tbuf *tb_attach(void) {
+  pthread_once(&g_key_once, make_key);
+  if (!g_key_ok) return NULL;
+  tbuf *tb = tb_take();
+  if (!tb) return NULL;
   tb->tid = (uint64_t)syscall(SYS_gettid);
   tb->name = tls_name;
   if (pthread_setspecific(g_key, tb) != 0) {
-    pthread_mutex_destroy(&tb->lock);
-    tbt_free(tb);
+    tb_retire(tb);
     return NULL;
   }
+  /* The owner is set before the buffer reads as live (see cached_tb). */
+  atomic_store_explicit(&tb->self, thread_self(), memory_order_relaxed);
+  atomic_store_explicit(&tb->exited, 0, memory_order_release);
   pthread_mutex_lock(&g_reg_lock);
   *g_bufs_tail = tb;
   g_bufs_tail = &tb->next;
@@ -367,6 +416,49 @@ void tbt_track_counter(uintptr_t track, uint32_t name_id, double value) {
   rec_counter(track, name_id, value);
 }
 
+/* The buffer a cache holds when it is the calling thread's, else the thread's own (NULL before
+** its first record). A buffer is never freed, so a stale pointer is always readable: it is the
+** caller's when it is live and owned by the caller's thread pointer. A retired one reads as
+** exited; one taken by another thread reads live only with its new owner, set first. */
+static inline tbuf *cached_tb(tbt_track_cache *c) {
+  tbuf *tb = c->buf_;
+  if (LIKELY(tb && !atomic_load_explicit(&tb->exited, memory_order_acquire) &&
+             atomic_load_explicit(&tb->self, memory_order_relaxed) == thread_self()))
+    return tb;
+  return c->buf_ = tls_tb;
+}
+
+static inline tbuf *tb_ready_in(tbuf *tb, uintptr_t track, uint32_t need) {
+  if (LIKELY(tb && tb->gen == atomic_load_explicit(&g_gen, memory_order_relaxed) &&
+             tb->track == track && tb->pos + need <= tb->cap))
+    return tb;
+  return tb_slow(track, need);
+}
+
+void tbt_track_begin_cached(tbt_track_cache *c, uintptr_t track, uint32_t name_id,
+                            uint32_t category_id) {
+  if (!c) {
+    rec_begin(track, name_id, category_id);
+    return;
+  }
+  /* No flag test here (callers test it, as for tracks): a trace that is off fails the
+  ** generation check. */
+  tbuf *tb = tb_ready_in(cached_tb(c), track, 1);
+  if (!tb) return;
+  put(tb, tbt_ticks(), name_id & TBT_REC_CAT_MASK, REC_B(TBT_REC_BEGIN, category_id));
+}
+
+void tbt_track_end_cached(tbt_track_cache *c, uintptr_t track) {
+  if (!c) {
+    rec_end(track);
+    return;
+  }
+  uint64_t t = tbt_ticks();
+  tbuf *tb = tb_ready_in(cached_tb(c), track, 1);
+  if (!tb) return;
+  put(tb, t, 0, REC_B(TBT_REC_END, 0));
+}
+
 void tbt_span_begin_id_(uint32_t name_id, uint32_t category_id) {
   rec_begin(0, name_id, category_id);
 }
@@ -447,8 +539,9 @@ static void sweep(void) {
         c->next = give;
         give = c;
       }
-      pthread_mutex_destroy(&tb->lock);
-      tbt_free(tb);
+      tb->head = tb->cur = NULL;
+      tb->next = g_retired;   /* g_reg_lock is held */
+      g_retired = tb;
       continue;
     }
     pthread_mutex_lock(&tb->lock);

@@ -16,8 +16,9 @@
 ** Generations: tbt_trace_on and tbt_trace_off each bump a generation number (odd = on). A buffer
 ** belongs to the generation that last reset it; an owner finding a newer generation resets its
 ** buffer before recording, and readers ignore buffers of other generations. A thread that exits
-** leaves its buffer in the registry, so its records are still drained; it is freed when the
-** trace ends.
+** leaves its buffer in the registry, so its records are still drained; when the trace ends the
+** buffer retires, to be reused by a thread that starts later (never freed: a tbt_track_cache may
+** still point at it).
 */
 #ifndef TBT_TRACE_BUFFER_H
 #define TBT_TRACE_BUFFER_H

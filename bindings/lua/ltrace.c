@@ -32,6 +32,7 @@ typedef struct lslot {
 
 typedef struct lcache {
   lua_State *main;       /* the state's main thread: it records on track 0 */
+  tbt_track_cache rec;   /* the recording thread's buffer: a module's thread-locals cost a call */
   uint32_t n;
   lslot slot[LCACHE_SLOTS];
 } lcache;
@@ -103,13 +104,16 @@ static int l_span_begin(lua_State *L) {
     lcache *c = CACHE(L);
     uint32_t id = lookup(L, c, 1);
     uint32_t cat = has_cat ? lookup(L, c, 2) : 0;
-    tbt_track_begin(track_of(L, c), id, cat);
+    tbt_track_begin_cached(&c->rec, track_of(L, c), id, cat);
   }
   return 0;
 }
 
 static int l_span_end(lua_State *L) {
-  if (TBT_TRACE_ACTIVE_()) tbt_track_end(track_of(L, CACHE(L)));
+  if (TBT_TRACE_ACTIVE_()) {
+    lcache *c = CACHE(L);
+    tbt_track_end_cached(&c->rec, track_of(L, c));
+  }
   return 0;
 }
 
@@ -131,7 +135,7 @@ static int l_span(lua_State *L) {
   lua_toclose(L, 2);
   if (TBT_TRACE_ACTIVE_()) {
     lcache *c = CACHE(L);
-    tbt_track_begin(track_of(L, c), lookup(L, c, 1), 0);
+    tbt_track_begin_cached(&c->rec, track_of(L, c), lookup(L, c, 1), 0);
   }
   lua_callk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, span_done);
   return span_done(L, LUA_OK, 0);

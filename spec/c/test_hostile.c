@@ -947,6 +947,13 @@ static void hostile_trace(void) {
   ROWV(tbt_track_end, tbt_track_end(UINTPTR_MAX));
   ROWV(tbt_track_instant, tbt_track_instant(0, 0, 0));
   ROWV(tbt_track_counter, tbt_track_counter(0, 0, NAN));
+  {
+    tbt_track_cache junk = {&junk};   /* never a buffer: with no trace on it is not looked at */
+    ROWV(tbt_track_begin_cached, tbt_track_begin_cached(NULL, 0, UINT32_MAX, UINT32_MAX));
+    ROWV(tbt_track_begin_cached, tbt_track_begin_cached(&junk, UINTPTR_MAX, 1, 0));
+    ROWV(tbt_track_end_cached, tbt_track_end_cached(NULL, 0));
+    ROWV(tbt_track_end_cached, tbt_track_end_cached(&junk, 0));
+  }
   tbt_trace_get_stats(&st);
   CHECK_EQ_U64(st.records, 0);
   tbt_trace_model m;
@@ -987,6 +994,14 @@ static void hostile_trace(void) {
   ROWV(tbt_track_begin, tbt_track_begin(UINTPTR_MAX, 0x0FFFFFFFu, 0x0FFFFFFFu));
   ROWV(tbt_track_end, tbt_track_end(99));
   ROWV(tbt_track_end, tbt_track_end(99));
+  {
+    tbt_track_cache tc = {NULL};
+    ROWV(tbt_track_end_cached, tbt_track_end_cached(&tc, 98));   /* an end with no begin */
+    ROWV(tbt_track_begin_cached, tbt_track_begin_cached(&tc, 98, 0x0FFFFFFFu, UINT32_MAX));
+    ROWV(tbt_track_begin_cached, tbt_track_begin_cached(NULL, 98, trk, 0));
+    ROWV(tbt_track_end_cached, tbt_track_end_cached(NULL, 98));
+    ROWV(tbt_track_end_cached, tbt_track_end_cached(&tc, 98));
+  }
   ROW(tbt_trace_snapshot, tbt_trace_snapshot(&m), 0);
   {
     /* The track's span is on an entry of its own, closed, named as recorded. */

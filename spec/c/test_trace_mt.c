@@ -3,7 +3,9 @@
 ** after it, threads that exit before the snapshot, and a thread snapshotting over and over while
 ** the others record. The final snapshot must hold exactly what each thread recorded; every
 ** intermediate one must be well formed and never shrink. A second phase toggles the trace on and
-** off under threads that never stop recording and come and go. Built with TSan too.
+** off under threads that never stop recording and come and go. A third hands one recorder cache
+** (tbt_track_cache) from thread to thread, as a Lua state moves between threads. Built with TSan
+** too.
 */
 #include "check.h"
 
@@ -11,6 +13,8 @@
 #include "trace_buffer.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -313,8 +317,70 @@ static void phase_churn(void) {
   tbt_trace_off();
 }
 
+/* One cache handed on: each thread records a span named after it, through the cache the thread
+** before it left; threads end before the next starts, so thread pointers are reused. */
+#define HANDOFFS 12
+static tbt_track_cache g_handed;
+static uint32_t g_hand_ids[HANDOFFS];
+
+static void *handed(void *arg) {
+  int k = (int)(intptr_t)arg;
+  if (k % 3 == 0) {   /* one more first, through a cache of its own, on another track */
+    tbt_track_cache mine = {NULL};
+    tbt_track_begin_cached(&mine, 7, g_hand_ids[k], 0);
+    tbt_track_end_cached(&mine, 7);
+  }
+  tbt_track_begin_cached(&g_handed, 0, g_hand_ids[k], 0);
+  tbt_track_end_cached(&g_handed, 0);
+  return NULL;
+}
+
+static void phase_handoff(void) {
+  for (int round = 0; round < 2; round++) {   /* the second round reuses retired buffers */
+    CHECK_EQ_INT(tbt_trace_on(NULL), 0);
+    for (int k = 0; k < HANDOFFS; k++) {
+      char name[32];
+      snprintf(name, sizeof name, "hand_%d", k);
+      g_hand_ids[k] = tbt_intern(name);
+      pthread_t th;
+      CHECK_EQ_INT(pthread_create(&th, NULL, handed, (void *)(intptr_t)k), 0);
+      pthread_join(th, NULL);
+    }
+    tbt_trace_model m;
+    CHECK_EQ_INT(tbt_trace_snapshot(&m), 0);
+    /* Every span is on the entry of the thread that recorded it: one per entry, each thread's
+    ** own name, tracks 0 and 7 apart. */
+    int seen[HANDOFFS] = {0}, extra[HANDOFFS] = {0};
+    for (size_t t = 0; t < m.nthreads; t++) {
+      const tbt_model_thread *th = &m.threads[t];
+      CHECK_EQ_INT(th->nspans, 1);
+      if (th->nspans != 1) continue;
+      int k = -1;
+      sscanf(m.names[th->spans[0].name], "hand_%d", &k);
+      CHECK(k >= 0 && k < HANDOFFS);
+      if (k < 0 || k >= HANDOFFS) continue;
+      if (strstr(m.names[th->name], "coroutine")) extra[k]++;
+      else seen[k]++;
+      /* A coroutine entry shares its thread's tid: find the main entry with the same tid. */
+      for (size_t u = 0; u < m.nthreads; u++)
+        if (u != t && m.threads[u].tid == th->tid) {
+          CHECK_EQ_INT(m.threads[u].nspans, 1);
+          if (m.threads[u].nspans == 1)
+            CHECK_EQ_INT(m.threads[u].spans[0].name, th->spans[0].name);
+        }
+    }
+    for (int k = 0; k < HANDOFFS; k++) {
+      CHECK_EQ_INT(seen[k], 1);
+      CHECK_EQ_INT(extra[k], k % 3 == 0);
+    }
+    tbt_trace_model_free(&m);
+    tbt_trace_off();
+  }
+}
+
 int main(void) {
   phase_exact();
   phase_churn();
+  phase_handoff();
   return CHECK_DONE();
 }

@@ -142,11 +142,18 @@ typedef struct tbt_trace_model {
 ** one per track it recorded on (tbt_track_begin; Lua coroutines), named "<thread name> coroutine
 ** <k>" (or "coroutine <k>"), with the same tid; each entry nests on its own. spans are in begin
 ** order, which is start order, parents before children; path is the "/"-joined names from that
-** entry's root. Times are made monotonic within a thread (a child never starts before its parent;
-** an end is never before its start). edges are deduplicated, in the order first declared.
+** entry's root, up to a bound: a span deeper than TBT_PATH_MAX_DEPTH names, or under a path of
+** TBT_PATH_MAX_BYTES bytes or more, has the path "<anchor>/…/<name>" (U+2026), where anchor is the
+** path of its deepest ancestor within the bound, so deep recursion shares a few short paths
+** (graph nodes) and an export stays linear in spans. Times are made monotonic within a thread (a
+** child never starts before its parent; an end is never before its start). edges are deduplicated, in the order first declared.
 ** Returns 0, TBT_ENOTRACE when no trace is on, TBT_EINVAL for NULL, or TBT_ENOMEM (out untouched
 ** then). */
 int tbt_trace_snapshot(tbt_trace_model *out);
+
+/* The bound on span paths (see tbt_trace_snapshot). */
+#define TBT_PATH_MAX_DEPTH 32
+#define TBT_PATH_MAX_BYTES 256
 
 /* Releases what a snapshot holds and zeroes *m; NULL or a zeroed model is a no-op. */
 void tbt_trace_model_free(tbt_trace_model *m);

@@ -739,6 +739,8 @@ typedef struct drain {
   size_t nedges, capedges;
   u64map edgeset;           /* from << 32 | to */
   u64map paths;             /* parent path << 32 | name -> path */
+  u64map deep;              /* anchor << 32 | name -> a bounded path "<anchor>/…/<name>" */
+  u64map anchors;           /* a bounded path -> its anchor */
   uint64_t taken;           /* records read, of every kind */
 } drain;
 
@@ -801,14 +803,10 @@ static int add_edge(drain *d, uint32_t from, uint32_t to) {
   return 0;
 }
 
-/* The model path index of a span named `name` (model index) under parent path `ppath`. */
-static uint32_t span_path(drain *d, int has_parent, uint32_t ppath, uint32_t name) {
-  if (!has_parent) return name;
-  uint64_t key = (uint64_t)ppath << 32 | name;
-  uint32_t idx;
-  if (u64map_get(&d->paths, key, &idx)) return idx;
-  const char *p = d->names.strs[ppath], *n = d->names.strs[name];
-  size_t lp = strlen(p), ln = strlen(n), need = lp + 1 + ln + 1;
+/* a + sep + b as a model name. */
+static uint32_t join_name(drain *d, uint32_t a, const char *sep, uint32_t b) {
+  const char *p = d->names.strs[a], *n = d->names.strs[b];
+  size_t lp = strlen(p), ls = strlen(sep), ln = strlen(n), need = lp + ls + ln + 1;
   if (need > d->capscratch) {
     size_t cap = d->capscratch ? d->capscratch : 256;
     while (cap < need) cap *= 2;
@@ -818,9 +816,38 @@ static uint32_t span_path(drain *d, int has_parent, uint32_t ppath, uint32_t nam
     d->capscratch = cap;
   }
   memcpy(d->scratch, p, lp);
-  d->scratch[lp] = '/';
-  memcpy(d->scratch + lp + 1, n, ln);
-  idx = name_str(d, d->scratch, lp + 1 + ln);
+  memcpy(d->scratch + lp, sep, ls);
+  memcpy(d->scratch + lp + ls, n, ln);
+  return name_str(d, d->scratch, lp + ls + ln);
+}
+
+/* The bounded path of a span named `name` under anchor path `anchor`: "<anchor>/…/<name>". */
+static uint32_t deep_path(drain *d, uint32_t anchor, uint32_t name) {
+  uint64_t key = (uint64_t)anchor << 32 | name;
+  uint32_t idx;
+  if (u64map_get(&d->deep, key, &idx)) return idx;
+  idx = join_name(d, anchor, "/\xe2\x80\xa6/", name);
+  if (idx == TBT_STRTAB_NONE) return idx;
+  uint32_t unused;
+  if (u64map_put(&d->deep, key, idx) ||
+      (!u64map_get(&d->anchors, idx, &unused) && u64map_put(&d->anchors, idx, anchor)))
+    return TBT_STRTAB_NONE;
+  return idx;
+}
+
+/* The model path index of a span named `name` (model index), `depth` deep, under parent path
+** `ppath`. Paths stop growing (tbtrace_trace.h: TBT_PATH_MAX_DEPTH, TBT_PATH_MAX_BYTES), so the
+** names a deep chain makes stay short and few: the cost stays linear in spans. */
+static uint32_t span_path(drain *d, int has_parent, uint32_t ppath, uint32_t name, uint32_t depth) {
+  if (!has_parent) return name;
+  uint32_t idx;
+  if (u64map_get(&d->anchors, ppath, &idx)) return deep_path(d, idx, name);
+  uint64_t key = (uint64_t)ppath << 32 | name;
+  if (u64map_get(&d->paths, key, &idx)) return idx;
+  if (depth >= TBT_PATH_MAX_DEPTH || strlen(d->names.strs[ppath]) >= TBT_PATH_MAX_BYTES)
+    idx = deep_path(d, ppath, name);
+  else
+    idx = join_name(d, ppath, "/", name);
   if (idx != TBT_STRTAB_NONE && u64map_put(&d->paths, key, idx)) return TBT_STRTAB_NONE;
   return idx;
 }
@@ -857,7 +884,7 @@ static int read_buffer(drain *d, tbuf *tb, uint64_t now) {
           s->parent = cur->nstack ? cur->stack[cur->nstack - 1] : -1;
           s->depth = (uint32_t)cur->nstack;
           s->path = span_path(d, s->parent >= 0, s->parent >= 0 ? cur->spans[s->parent].path : 0,
-                              s->name);
+                              s->name, s->depth);
           if (s->path == TBT_STRTAB_NONE) return -1;
           s->start_ns = (int64_t)t;
           s->end_ns = -1;
@@ -975,6 +1002,8 @@ static void drain_free(drain *d) {
   tbt_free(d->edges);
   u64map_free(&d->edgeset);
   u64map_free(&d->paths);
+  u64map_free(&d->deep);
+  u64map_free(&d->anchors);
   tbt_free(d->idmap);
   tbt_free(d->scratch);
   tbt_strtab_free(&d->names);
@@ -1030,6 +1059,8 @@ int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset) {
   tbt_free(d.tracks);
   u64map_free(&d.edgeset);
   u64map_free(&d.paths);
+  u64map_free(&d.deep);
+  u64map_free(&d.anchors);
   tbt_free(d.idmap);
   tbt_free(d.scratch);
   m->end_ns = tbt_clock_to_mono_ns(&conv, now) + epoch_offset;

@@ -441,8 +441,7 @@ void tbt_track_begin_cached(tbt_track_cache *c, uintptr_t track, uint32_t name_i
     rec_begin(track, name_id, category_id);
     return;
   }
-  /* No flag test here (callers test it, as for tracks): a trace that is off fails the
-  ** generation check. */
+  if (!TBT_TRACE_ACTIVE_()) return;
   tbuf *tb = tb_ready_in(cached_tb(c), track, 1);
   if (!tb) return;
   put(tb, tbt_ticks(), name_id & TBT_REC_CAT_MASK, REC_B(TBT_REC_BEGIN, category_id));
@@ -453,6 +452,7 @@ void tbt_track_end_cached(tbt_track_cache *c, uintptr_t track) {
     rec_end(track);
     return;
   }
+  if (!TBT_TRACE_ACTIVE_()) return;
   uint64_t t = tbt_ticks();
   tbuf *tb = tb_ready_in(cached_tb(c), track, 1);
   if (!tb) return;

@@ -2,7 +2,7 @@
 ** policy_host.c: libtbtrace_policy, Lua export policies for C hosts (tbtrace_policy.h).
 **
 ** The library owns one Lua state, loads the same policy code the Lua module uses (tbtrace.policy,
-** compiled in), and installs a resolver that runs the policy's hooks at export time. A mutex
+** compiled in), and runs the policy's hooks between the two phases of tbt_policy_export. A mutex
 ** serializes exports from several threads through the one state.
 */
 #include "tbtrace_policy.h"
@@ -28,16 +28,16 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static lua_State *g_L;
 static int g_module_ref = LUA_NOREF;   /* the policy module table */
 static int g_policy_ref = LUA_NOREF;   /* the loaded policy */
-static char g_error[1024];
+static __thread char t_error[1024];   /* each thread's own last message */
 static double g_time_budget;        /* the host's budgets; 0: the policy's own */
 static int g_memory_budget;
 
 static void set_error(const char *msg) {
-  snprintf(g_error, sizeof g_error, "%s", msg ? msg : "unknown error");
+  snprintf(t_error, sizeof t_error, "%s", msg ? msg : "unknown error");
 }
 
 const char *tbt_policy_error(void) {
-  return g_error;
+  return t_error;
 }
 
 /* Creates the state and loads the policy module once. Called with g_mu held. */
@@ -68,20 +68,42 @@ static int ensure_state(void) {
   return 0;
 }
 
-/* ----------------------------------------------------------------- resolving */
+/* ----------------------------------------------------------------- exporting */
 
-static int resolve(void *ud, const tbt_export_facts *facts, tbt_export_decision *out, char *err,
-                   size_t errlen) {
-  (void)ud;
+int tbt_policy_export(const char *name, tbt_step step, const char *profiler_outdir,
+                      tbt_export_result *result) {
+  if (result) memset(result, 0, sizeof *result);
+  tbt_export_request req;
+  tbt_export_request_init(&req);
+  req.name = name;
+  req.step = step;
+  req.profiler_outdir = profiler_outdir;
+  tbt_export_facts facts;
   pthread_mutex_lock(&g_mu);
-  int rc = 0;
   lua_State *L = g_L;
+  int top = L ? lua_gettop(L) : 0;
+  int rc = 0;
   if (L && g_policy_ref != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, g_module_ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, g_policy_ref);
-    rc = tbt_lua_resolve(L, lua_gettop(L) - 1, lua_gettop(L), facts, out, err, errlen);
-    lua_pop(L, 2);
+    rc = tbt_export_get_facts(&facts);
+    if (!rc) {
+      tbt_export_facts seen = facts;
+      seen.name = name;
+      seen.has_step = step.has_step;
+      seen.step = step.step;
+      if (profiler_outdir) seen.profiler_outdir = profiler_outdir;
+      lua_rawgeti(L, LUA_REGISTRYINDEX, g_module_ref);
+      lua_rawgeti(L, LUA_REGISTRYINDEX, g_policy_ref);
+      char err[1024];
+      if (tbt_lua_resolve(L, top + 1, top + 2, &seen, &req.decision, err, sizeof err)) {
+        rc = TBT_EPOLICY;
+        set_error(err);
+      }
+      tbt_export_facts_free(&facts);
+    }
   }
+  /* The decision's strings live in the policy's state: it stays locked until the export is done. */
+  if (!rc) rc = tbt_trace_export_ex(&req, result);
+  if (L) lua_settop(L, top);
   pthread_mutex_unlock(&g_mu);
   return rc;
 }
@@ -128,9 +150,8 @@ int tbt_policy_load(const char *path, unsigned flags) {
   luaL_unref(L, LUA_REGISTRYINDEX, g_policy_ref);
   g_policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pop(L, 1);
-  g_error[0] = '\0';
+  t_error[0] = '\0';
   pthread_mutex_unlock(&g_mu);
-  tbt_set_export_resolver(resolve, NULL);
   return 0;
 }
 
@@ -145,7 +166,6 @@ int tbt_policy_set_budgets(double seconds, int memory_mib) {
 }
 
 void tbt_policy_unload(void) {
-  tbt_set_export_resolver(NULL, NULL);
   pthread_mutex_lock(&g_mu);
   if (g_L) {
     lua_close(g_L);

@@ -45,30 +45,118 @@ void tbt_trace_off(void);
 
 int tbt_trace_is_on(void);
 
-/* Exports the trace (see the top of this file) and ends it.
-** name: the summary tag (non-empty; open summary scopes go in front, as TF's summary_scope puts
-** them). step: as for summaries; a missing step is TBT_ENOSTEP only when
-** a default writer would record. profiler_outdir: overrides the one given to tbt_trace_on; with the
-** profiler on and neither given, the default writer's logdir is used, else TBT_ENOOUTDIR.
-** Returns 0 or a negative code; TBT_ENOTRACE when no trace is on. */
+/* Exports the trace (see the top of this file) and ends it, following TensorFlow's rules alone.
+** name: the summary tag (non-empty UTF-8; open summary scopes go in front, as TF's summary_scope
+** puts them). step: as for summaries; a missing step is TBT_ENOSTEP
+** only when a default writer would record. profiler_outdir: overrides the one given to
+** tbt_trace_on; with the profiler on and neither given, the default writer's logdir is used, else
+** TBT_ENOOUTDIR. Returns 0 or a negative code (TBT_ENOTRACE when no trace is on); the calling
+** thread's tbt_export_error() then says why. tbt_trace_export_ex does the same with decisions
+** and tells what it wrote. */
 int tbt_trace_export(const char *name, tbt_step step, const char *profiler_outdir);
 
-/* What the last successful export wrote (paths are NULL when that file was not written).
-** Valid until the next export in the process. */
+/* ------------------------------------------------ exporting in two phases */
+
+/* An export can be steered by decisions TensorFlow hard-codes (the tag, the step when none is
+** given, where a writer or the profile files go, the profile run's name), made by an export policy
+** (docs/policies.md) or by the host itself:
+**   1. tbt_export_get_facts reads what the export would know;
+**   2. the caller decides, from the facts (a Lua state runs its own policy; libtbtrace_policy its
+**      own: tbt_policy_export);
+**   3. tbt_trace_export_ex applies TensorFlow's rules to the caller's arguments and decisions,
+**      checks everything before it writes anything, writes, and removes what it wrote if a later
+**      write fails.
+** Nothing here is process-wide: two threads (two Lua states, two policies) export with their own
+** decisions, and each gets its own result. */
+
+/* What an export knows. name, has_step/step: the caller's, which tbt_export_get_facts leaves NULL / 0
+** for the caller to fill in before deciding. Strings may be NULL (unknown / not given). */
+typedef struct tbt_export_facts {
+  const char *name;             /* the caller's name */
+  int has_step;                 /* the caller's step */
+  int64_t step;
+  int has_default_step;         /* the calling thread's default step */
+  int64_t default_step;
+  const char *logdir;           /* the default writer's logdir, NULL without a default writer */
+  const char *profiler_outdir;  /* trace_on's outdir (the caller may put its own here) */
+  int graph, profiler;          /* the trace_on flags */
+  int trace_on;                 /* 0 when no trace is on (the export will fail TBT_ENOTRACE) */
+  const char *host;
+  long pid;
+  double time;                  /* seconds since the epoch */
+  uint64_t export_index;        /* 1 + exports that succeeded so far in this process */
+  uint64_t spans;               /* records buffered */
+  uint64_t dropped;             /* records dropped by the memory limit */
+  uint32_t threads;             /* threads that recorded */
+} tbt_export_facts;
+
+/* Fills *facts from the trace and the calling thread's writer state. The strings are copies
+** owned by facts: release them with tbt_export_facts_free (which zeroes *facts; NULL or a zeroed
+** facts is a no-op). Returns 0, TBT_EINVAL for NULL or TBT_ENOMEM. */
+int tbt_export_get_facts(tbt_export_facts *facts);
+void tbt_export_facts_free(tbt_export_facts *facts);
+
+/* What the caller decided. NULL / has_step = 0 / -1 mean "no decision: apply TensorFlow's rule".
+** The strings stay the caller's. */
+typedef struct tbt_export_decision {
+  const char *name;             /* the tag, in place of the caller's name */
+  int has_step;                 /* the step when the caller gives none */
+  int64_t step;
+  const char *logdir;           /* used only when there is no default writer: one is opened there
+                                   (and made the calling thread's default) when the export records */
+  const char *profiler_outdir;  /* when neither the caller nor trace_on gave one */
+  const char *run_name;         /* the profile run directory: one path component */
+  int max_queue;                /* settings of the writer opened at logdir; -1: the default */
+  int flush_millis;
+  const char *filename_suffix;
+} tbt_export_decision;
+
+typedef struct tbt_export_request {
+  const char *name;             /* the caller's arguments, as tbt_trace_export takes them */
+  tbt_step step;
+  const char *profiler_outdir;
+  tbt_export_decision decision;
+} tbt_export_request;
+
+/* A request with no arguments and no decisions (step TBT_DEFAULT_STEP, -1 settings). */
+void tbt_export_request_init(tbt_export_request *req);
+
+/* One file or directory an export wrote. kind names what it is: "events" (the event file the
+** summary went to), "profile_dir" (<outdir>/plugins/profile/<run>), "profile_marker" (the
+** .profile-empty event file that makes outdir a run), and one per profile format: "xplane"
+** (<host>.xplane.pb), "chrome_trace" (<host>.trace.json.gz). A new format adds a kind. */
+typedef struct tbt_export_file {
+  const char *kind;             /* a static string */
+  char *path;
+} tbt_export_file;
+
+/* What an export did; the caller's, released with tbt_export_result_free. */
 typedef struct tbt_export_result {
   int wrote_summary;            /* 1 when a summary went to the default writer */
-  const char *profile_dir;      /* <outdir>/plugins/profile/<run> */
-  const char *xplane_path;
-  const char *chrome_trace_path;
+  tbt_export_file *files;       /* in the order written */
+  size_t nfiles;
   uint64_t spans;               /* spans exported */
   uint64_t dropped;             /* records dropped by the memory limit */
   uint64_t late_records;        /* records other threads made while the export was writing, after
                                    it had read the trace: the export's end of the trace ended them
                                    too, unexported (records as in tbt_trace_stats) */
   uint64_t unfinished;          /* spans still open at export (exported as ending there) */
-  const char *unfinished_names; /* their paths, ", "-separated, the first few ("" when none) */
+  char *unfinished_names;       /* their paths, ", "-separated, the first few ("" when none) */
 } tbt_export_result;
-const tbt_export_result *tbt_last_export(void);
+
+/* Exports as tbt_trace_export does, with req's decisions. result (may be NULL) is filled on
+** success and zeroed on failure. A decision that cannot hold (a run_name that is not one path
+** component, a tag that is not UTF-8) is TBT_EINVAL before anything is written. Returns 0 or a
+** negative code, with the message in tbt_export_error(). */
+int tbt_trace_export_ex(const tbt_export_request *req, tbt_export_result *result);
+
+/* The path of the first file of kind in result, or NULL. */
+const char *tbt_export_result_path(const tbt_export_result *result, const char *kind);
+/* Releases what result holds and zeroes it; NULL or a zeroed result is a no-op. */
+void tbt_export_result_free(tbt_export_result *result);
+
+/* The message of the calling thread's last export failure ("" after a success or none). */
+const char *tbt_export_error(void);
 
 /* ----------------------------------------------------------- the trace as data */
 

@@ -96,6 +96,18 @@ void tbt_trace_get_options(tbt_trace_options *out) {
   pthread_mutex_unlock(&g_ctl);
 }
 
+int tbt_trace_get_options_dup(tbt_trace_options *out) {
+  pthread_mutex_lock(&g_ctl);
+  if (g_on)
+    *out = g_opts;
+  else
+    tbt_trace_options_init(out);
+  int rc = 0;
+  if (out->profiler_outdir && !(out->profiler_outdir = tbt_strdup(out->profiler_outdir))) rc = TBT_ENOMEM;
+  pthread_mutex_unlock(&g_ctl);
+  return rc;
+}
+
 void tbt_trace_get_stats(tbt_trace_stats *out) {
   if (!out) return;
   pthread_mutex_lock(&g_ctl);

@@ -82,5 +82,8 @@ int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset);
 ** valid until tbt_trace_off; memory_limit is the effective limit). With no trace on: the
 ** defaults. */
 void tbt_trace_get_options(tbt_trace_options *out);
+/* The same with profiler_outdir copied (the caller frees it with tbt_free), so it outlives a
+** trace_off on another thread. Returns 0 or TBT_ENOMEM (then profiler_outdir is NULL). */
+int tbt_trace_get_options_dup(tbt_trace_options *out);
 
 #endif

@@ -148,7 +148,6 @@ end
 local function reset()
   tbtrace.trace_off()
   tbtrace.policy.set(nil)
-  require("tbtrace.internal").on_policy_set(false)
   tbtrace.experimental.set_step(nil)
   clear_default()
   for i = #made, 1, -1 do
@@ -1201,16 +1200,6 @@ case("tbtrace.policy.set", { rows = {
 case("tbtrace.policy.current", { rows = {
   { A(), R(nil) },
   { A(5), R(nil) },
-} })
-
-case("internal.on_policy_set", { rows = {
-  { A(true), C(function()
-      -- the resolver with no policy set decides nothing
-      tbtrace.span("s", function() end)
-      assert.is_true(tbtrace.trace_export("x", 1))
-    end), ctx = "trace+writer", why = "internal: installs the export resolver" },
-  { A(), R() },
-  { A(false), R() },
 } })
 
 -- -------------------------------------------------- writer methods

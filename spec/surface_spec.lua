@@ -86,7 +86,6 @@ describe("the public module", function()
     -- what the specs need of the inside is in a table of its own
     local internal = require "tbtrace.internal"
     assert.is_function(internal.snapshot)
-    assert.is_function(internal.on_policy_set)
   end)
 end)
 

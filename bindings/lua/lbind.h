@@ -13,6 +13,9 @@
 #include <lua.h>
 
 #define TBT_WRITER_MT "tbtrace.writer"
+/* The registry slot of the state's tbtrace.policy module: one per state, however often the
+** module opens there, so the policy set in it is the state's. */
+#define TBT_POLICY_KEY "tbtrace.policy.module"
 
 /* Pushes nil, tbt_strerror(code), errno (or the code itself for a non-system error); returns 3. */
 int tbt_lua_fail(lua_State *L, int code);

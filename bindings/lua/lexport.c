@@ -4,51 +4,66 @@
 **   tbtrace.trace_export(name, step, profiler_outdir) or trace_export{name=, step=, profiler_outdir=}
 **     -> true, or nil, msg, errno on an I/O failure; raises TF's errors ("Must enable trace before
 **        export.", the missing-step error, ...) and policy errors (which name the policy file).
-**   tbtrace.last_export() -> what the last successful export wrote.
+**   tbtrace.last_export() -> what this state's last successful export wrote.
 **
-** While a Lua policy is set (tbtrace.policy.set), the module's export resolver runs it in the
-** Lua state that called trace_export. A failing export, policy errors included, leaves the trace
-** on: nothing recorded is lost and the export can be retried.
+** An export runs in two phases (tbtrace_trace.h): this state's policy, if one is set
+** (tbtrace.policy.set), decides from the export's facts, then the core exports with those
+** decisions. Policies and the last export's result belong to the Lua state (its registry): other
+** states, in this thread or others, have their own. A failing export, policy errors included,
+** leaves the trace on: nothing recorded is lost and the export can be retried.
 */
 #include "lbind.h"
 #include "lcalls.h"
 #include "lsample.h"
 
 #include "lpolicy.h"
-#include "tbtrace_policy.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* The registry slot of tbtrace.policy, set when the module opens. */
-static const char POLICY_KEY[] = "tbtrace.policy.module";
+#define FACTS_MT "tbtrace.export_facts"
+#define RESULT_MT "tbtrace.export_result"
+/* The registry slot of this state's last export, as last_export() returns it. */
+#define LAST_KEY "tbtrace.last_export"
 
-/* The Lua state exporting on this thread: the resolver runs the policy there. */
-static __thread lua_State *t_exporting;
-
-static int lua_resolver(void *ud, const tbt_export_facts *facts, tbt_export_decision *out,
-                        char *err, size_t errlen) {
-  (void)ud;
-  lua_State *L = t_exporting;
-  if (!L) return 0;   /* an export from C while a Lua policy is set: the policy needs its state */
-  int top = lua_gettop(L);
-  if (!lua_checkstack(L, 8)) return 0;
-  lua_getfield(L, LUA_REGISTRYINDEX, POLICY_KEY);
-  int module = lua_gettop(L);
-  int rc = 0;
-  if (lua_getfield(L, module, "current") == LUA_TFUNCTION && lua_pcall(L, 0, 1, 0) == LUA_OK &&
-      lua_istable(L, -1)) {
-    rc = tbt_lua_resolve(L, module, lua_gettop(L), facts, out, err, errlen);
-  }
-  lua_settop(L, top);
-  return rc;
+/* Facts and results live in userdata while Lua code runs, so an error frees them. */
+static int facts_gc(lua_State *L) {
+  tbt_export_facts_free(luaL_checkudata(L, 1, FACTS_MT));
+  return 0;
 }
 
-/* internal.on_policy_set(active): installs or removes the resolver as Lua policies come and go. */
-static int l_on_policy_set(lua_State *L) {
-  if (lua_toboolean(L, 1)) tbt_set_export_resolver(lua_resolver, NULL);
-  else tbt_set_export_resolver(NULL, NULL);
+static int result_gc(lua_State *L) {
+  tbt_export_result_free(luaL_checkudata(L, 1, RESULT_MT));
   return 0;
+}
+
+static void *new_box(lua_State *L, size_t size, const char *mt) {
+  void *p = lua_newuserdatauv(L, size, 0);
+  memset(p, 0, size);
+  luaL_setmetatable(L, mt);
+  return p;
+}
+
+/* Runs this state's policy, if one is set, filling req->decision; the decision table stays on
+** the stack (req's strings point into it). Raises with the policy's message when it fails. */
+static void decide(lua_State *L, tbt_export_request *req) {
+  lua_getfield(L, LUA_REGISTRYINDEX, TBT_POLICY_KEY);
+  int module = lua_gettop(L);
+  if (lua_getfield(L, module, "current") != LUA_TFUNCTION) luaL_error(L, "tbtrace.policy.current is gone");
+  lua_call(L, 0, 1);
+  if (lua_isnil(L, -1)) return;
+  int policy = lua_gettop(L);
+  tbt_export_facts *f = new_box(L, sizeof *f, FACTS_MT);
+  if (tbt_export_get_facts(f)) luaL_error(L, "not enough memory");
+  /* The policy sees the caller's arguments among the facts. */
+  tbt_export_facts seen = *f;
+  seen.name = req->name;
+  seen.has_step = req->step.has_step;
+  seen.step = req->step.step;
+  if (req->profiler_outdir) seen.profiler_outdir = req->profiler_outdir;
+  char err[1024];
+  if (tbt_lua_resolve(L, module, policy, &seen, &req->decision, err, sizeof err))
+    luaL_error(L, "%s", err);
 }
 
 static int export_error(lua_State *L, int rc) {
@@ -58,7 +73,6 @@ static int export_error(lua_State *L, int rc) {
       return luaL_error(L, "No step set via 'step' argument or tbtrace.experimental.set_step()");
     case TBT_ENOOUTDIR:
       return luaL_error(L, "Must set profiler_outdir or enable summary writer with logdir.");
-    case TBT_EPOLICY: return luaL_error(L, "%s", tbt_export_error());
     case TBT_EINVAL: return luaL_error(L, "%s", tbt_export_error());   /* it names trace_export */
     case TBT_ENOMEM: return luaL_error(L, "not enough memory");
     case TBT_ECLOSED: return luaL_error(L, "SummaryWriter is already closed");
@@ -100,62 +114,18 @@ static int fail_path(lua_State *L, int code, const char *path) {
   return n;
 }
 
-static int l_trace_export(lua_State *L) {
-  int base = 1;
-  if (lua_type(L, 1) == LUA_TTABLE) {
-    static const char *const keys[] = {"name", "step", "profiler_outdir", NULL};
-    tbt_lua_checkoptions(L, 1, "trace_export", keys);
-    check_option(L, 1, "name");
-    check_option(L, 1, "step");
-    check_option(L, 1, "profiler_outdir");
-    base = lua_gettop(L) - 2;
-  }
-  const char *name = NULL;
-  if (!lua_isnoneornil(L, base)) name = tbt_lua_checkcstring(L, base, "name");
-  tbt_step step = tbt_lua_optstep(L, base + 1);
-  const char *outdir = lua_isnoneornil(L, base + 2) ? NULL : tbt_lua_checkcstring(L, base + 2, "profiler_outdir");
-  lua_State *prev = t_exporting;
-  t_exporting = L;
-  tbt_lua_calls_pause(L, 1);   /* the export's own calls (policies) are not traced */
-  tbt_lua_samples_pause(L, 1);
-  int rc = tbt_trace_export(name, step, outdir);
-  t_exporting = prev;
-  tbt_lua_calls_pause(L, 0);
-  tbt_lua_samples_pause(L, 0);
-  if (rc) return export_error(L, rc);
-  tbt_lua_calls_stop(L);
-  const tbt_export_result *r = tbt_last_export();
-  /* A scope() kept without <close> never ends, and every later span nests under it: say so. */
-  if (r->unfinished) {
-    lua_writestringerror("%s", lua_pushfstring(L,
-        "tbtrace: trace_export: %I span%s still open at export, exported as ending there: %s "
-        "(a scope() kept without <close>?)\n",
-        (lua_Integer)r->unfinished, r->unfinished == 1 ? "" : "s", r->unfinished_names));
-    lua_pop(L, 1);
-  }
-  const char *dir = tbt_last_export()->profile_dir, *folded = NULL;
-  rc = tbt_lua_samples_write(L, dir, &folded);
-  tbt_lua_samples_stop(L);
-  if (rc < 0) return fail_path(L, rc, folded);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static void set_path(lua_State *L, const char *key, const char *v) {
+static void set_field(lua_State *L, const char *key, const char *v) {
   if (!v) return;
   lua_pushstring(L, v);
   lua_setfield(L, -2, key);
 }
 
-static int l_last_export(lua_State *L) {
-  const tbt_export_result *r = tbt_last_export();
-  lua_createtable(L, 0, 6);
+/* The last_export() table of a result: the counts, `files` = {{kind=, path=}, ...}, and each
+** path also under its own key (profile_dir, xplane_path, chrome_trace_path) for convenience. */
+static void push_result(lua_State *L, const tbt_export_result *r) {
+  lua_createtable(L, 0, 8);
   lua_pushboolean(L, r->wrote_summary);
   lua_setfield(L, -2, "wrote_summary");
-  set_path(L, "profile_dir", r->profile_dir);
-  set_path(L, "xplane_path", r->xplane_path);
-  set_path(L, "chrome_trace_path", r->chrome_trace_path);
-  set_path(L, "folded_path", tbt_lua_samples_path(L));
   lua_pushinteger(L, (lua_Integer)r->spans);
   lua_setfield(L, -2, "spans");
   lua_pushinteger(L, (lua_Integer)r->dropped);
@@ -166,6 +136,110 @@ static int l_last_export(lua_State *L) {
   lua_setfield(L, -2, "unfinished");
   lua_pushstring(L, r->unfinished_names ? r->unfinished_names : "");
   lua_setfield(L, -2, "unfinished_names");
+  set_field(L, "profile_dir", tbt_export_result_path(r, "profile_dir"));
+  set_field(L, "xplane_path", tbt_export_result_path(r, "xplane"));
+  set_field(L, "chrome_trace_path", tbt_export_result_path(r, "chrome_trace"));
+  lua_createtable(L, (int)r->nfiles, 0);
+  for (size_t i = 0; i < r->nfiles; i++) {
+    lua_createtable(L, 0, 2);
+    set_field(L, "kind", r->files[i].kind);
+    set_field(L, "path", r->files[i].path);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "files");
+}
+
+/* The two phases, protected so that call tracing resumes whatever happens: the policy decides,
+** then the core exports; the result becomes the state's last export. Returns the export's code. */
+static int export_call(lua_State *L) {
+  tbt_export_request *req = lua_touserdata(L, 1);
+  decide(L, req);
+  tbt_export_result *res = new_box(L, sizeof *res, RESULT_MT);
+  int rc = tbt_trace_export_ex(req, res);
+  if (!rc) {
+    push_result(L, res);
+    lua_setfield(L, LUA_REGISTRYINDEX, LAST_KEY);
+    tbt_export_result_free(res);
+  }
+  lua_pushinteger(L, rc);
+  return 1;
+}
+
+static int l_trace_export(lua_State *L) {
+  int base = 1;
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    static const char *const keys[] = {"name", "step", "profiler_outdir", NULL};
+    tbt_lua_checkoptions(L, 1, "trace_export", keys);
+    check_option(L, 1, "name");
+    check_option(L, 1, "step");
+    check_option(L, 1, "profiler_outdir");
+    base = lua_gettop(L) - 2;
+  }
+  tbt_export_request req;
+  tbt_export_request_init(&req);
+  if (!lua_isnoneornil(L, base)) req.name = tbt_lua_checkcstring(L, base, "name");
+  req.step = tbt_lua_optstep(L, base + 1);
+  if (!lua_isnoneornil(L, base + 2))
+    req.profiler_outdir = tbt_lua_checkcstring(L, base + 2, "profiler_outdir");
+  tbt_lua_calls_pause(L, 1);   /* the export's own calls (policies) are not traced */
+  tbt_lua_samples_pause(L, 1);
+  lua_pushcfunction(L, export_call);
+  lua_pushlightuserdata(L, &req);
+  int status = lua_pcall(L, 1, 1, 0);
+  tbt_lua_calls_pause(L, 0);
+  tbt_lua_samples_pause(L, 0);
+  if (status != LUA_OK) return lua_error(L);
+  int rc = (int)lua_tointeger(L, -1);
+  if (rc) return export_error(L, rc);
+  tbt_lua_calls_stop(L);
+  /* The sampler's counts go beside the profile files, and join the state's last export. */
+  lua_getfield(L, LUA_REGISTRYINDEX, LAST_KEY);
+  int last = lua_gettop(L);
+  /* A scope() kept without <close> never ends, and every later span nests under it: say so. */
+  lua_getfield(L, last, "unfinished");
+  lua_Integer unfinished = lua_tointeger(L, -1);
+  lua_getfield(L, last, "unfinished_names");
+  if (unfinished) {
+    lua_writestringerror("%s", lua_pushfstring(L,
+        "tbtrace: trace_export: %I span%s still open at export, exported as ending there: %s "
+        "(a scope() kept without <close>?)\n",
+        unfinished, unfinished == 1 ? "" : "s", lua_tostring(L, -1)));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  lua_getfield(L, last, "profile_dir");
+  const char *folded = NULL;
+  rc = tbt_lua_samples_write(L, lua_tostring(L, -1), &folded);
+  tbt_lua_samples_stop(L);
+  if (rc < 0) return fail_path(L, rc, folded);
+  if (rc == 0 && tbt_lua_samples_path(L)) {
+    lua_pushstring(L, tbt_lua_samples_path(L));
+    lua_setfield(L, last, "folded_path");
+    lua_getfield(L, last, "files");
+    lua_createtable(L, 0, 2);
+    set_field(L, "kind", "folded");
+    set_field(L, "path", tbt_lua_samples_path(L));
+    lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* What this state's last successful export wrote (a fresh table each call). */
+static int l_last_export(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LAST_KEY) != LUA_TTABLE) {
+    tbt_export_result none = {0};
+    push_result(L, &none);
+    return 1;
+  }
+  int last = lua_gettop(L);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, last)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
   return 1;
 }
 
@@ -200,16 +274,19 @@ void tbt_lua_open_export(lua_State *L) {
     {NULL, NULL}
   };
   luaL_setfuncs(L, funcs, 0);
-  lua_getfield(L, -1, "policy");
-  lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, POLICY_KEY);
-  tbt_lua_push_internal(L);
-  lua_pushcfunction(L, l_on_policy_set);
-  lua_setfield(L, -2, "on_policy_set");
-  lua_pop(L, 1);
+  if (luaL_newmetatable(L, FACTS_MT)) {
+    lua_pushcfunction(L, facts_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  if (luaL_newmetatable(L, RESULT_MT)) {
+    lua_pushcfunction(L, result_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 2);
   /* A policy named by the environment is in force from the start. */
   const char *env = getenv("TBTRACE_POLICY");
   if (env && *env) {
+    lua_getfield(L, -1, "policy");
     const char *trusted = getenv("TBTRACE_POLICY_TRUSTED");
     lua_getfield(L, -1, "set");
     lua_getfield(L, -2, "load");
@@ -219,6 +296,6 @@ void tbt_lua_open_export(lua_State *L) {
     lua_setfield(L, -2, "trusted");
     if (lua_pcall(L, 2, 1, 0) != LUA_OK) broken_env_policy(L, env);
     lua_call(L, 1, 0);
+    lua_pop(L, 1);
   }
-  lua_pop(L, 1);
 }

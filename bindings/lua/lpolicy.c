@@ -3,8 +3,6 @@
 */
 #include "lpolicy.h"
 
-#include "alloc.h"
-
 #include <lauxlib.h>
 #include <stdio.h>
 
@@ -51,15 +49,10 @@ void tbt_lua_push_facts(lua_State *L, const tbt_export_facts *f) {
   set_integer(L, "threads", f->threads);
 }
 
-/* Copies string field key of the table at idx into *out (allocated), if it is there. */
-static int take_string(lua_State *L, int idx, const char *key, char **out) {
-  int rc = 0;
-  if (lua_getfield(L, idx, key) == LUA_TSTRING) {
-    *out = tbt_strdup(lua_tostring(L, -1));
-    if (!*out) rc = TBT_ENOMEM;
-  }
+/* Points *out at string field key of the table at idx, if it is there (the table keeps it). */
+static void take_string(lua_State *L, int idx, const char *key, const char **out) {
+  if (lua_getfield(L, idx, key) == LUA_TSTRING) *out = lua_tostring(L, -1);
   lua_pop(L, 1);
-  return rc;
 }
 
 static void take_int(lua_State *L, int idx, const char *key, int *out) {
@@ -67,35 +60,48 @@ static void take_int(lua_State *L, int idx, const char *key, int *out) {
   lua_pop(L, 1);
 }
 
+/* resolve(policy, facts) with the facts pushed inside the protected call, where running out of
+** memory is an error the caller gets back rather than a panic. */
+static int resolve_call(lua_State *L) {
+  const tbt_export_facts *facts = lua_touserdata(L, 3);
+  lua_settop(L, 2);
+  tbt_lua_push_facts(L, facts);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
 int tbt_lua_resolve(lua_State *L, int module, int policy, const tbt_export_facts *facts,
                     tbt_export_decision *out, char *err, size_t errlen) {
   int top = lua_gettop(L);
+  if (!lua_checkstack(L, 8)) {
+    snprintf(err, errlen, "export policy: %s", tbt_strerror(TBT_ENOMEM));
+    return TBT_EPOLICY;
+  }
+  lua_pushcfunction(L, resolve_call);
   lua_getfield(L, module, "resolve");
   lua_pushvalue(L, policy);
-  tbt_lua_push_facts(L, facts);
-  int rc = 0;
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+  lua_pushlightuserdata(L, (void *)facts);
+  if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
     snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "policy error");
-    rc = TBT_EPOLICY;
-  } else {
-    int d = lua_gettop(L);
-    if (lua_getfield(L, d, "step") == LUA_TNUMBER) {
-      out->has_step = 1;
-      out->step = (int64_t)lua_tointeger(L, -1);
-    }
-    lua_pop(L, 1);
-    if (!rc) rc = take_string(L, d, "name", &out->name);
-    if (!rc) rc = take_string(L, d, "logdir", &out->logdir);
-    if (!rc) rc = take_string(L, d, "profiler_outdir", &out->profiler_outdir);
-    if (!rc) rc = take_string(L, d, "run_name", &out->run_name);
-    if (!rc && lua_getfield(L, d, "settings") == LUA_TTABLE) {
-      int s = lua_gettop(L);
-      take_int(L, s, "max_queue", &out->max_queue);
-      take_int(L, s, "flush_millis", &out->flush_millis);
-      rc = take_string(L, s, "filename_suffix", &out->filename_suffix);
-    }
-    if (rc) snprintf(err, errlen, "%s", tbt_strerror(rc));
+    lua_settop(L, top);
+    return TBT_EPOLICY;
   }
-  lua_settop(L, top);
-  return rc;
+  int d = lua_gettop(L);
+  if (lua_getfield(L, d, "step") == LUA_TNUMBER) {
+    out->has_step = 1;
+    out->step = (int64_t)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
+  take_string(L, d, "name", &out->name);
+  take_string(L, d, "logdir", &out->logdir);
+  take_string(L, d, "profiler_outdir", &out->profiler_outdir);
+  take_string(L, d, "run_name", &out->run_name);
+  if (lua_getfield(L, d, "settings") == LUA_TTABLE) {
+    int s = lua_gettop(L);
+    take_int(L, s, "max_queue", &out->max_queue);
+    take_int(L, s, "flush_millis", &out->flush_millis);
+    take_string(L, s, "filename_suffix", &out->filename_suffix);
+  }
+  lua_settop(L, d);   /* the settings table is the policy's and held by it */
+  return 0;
 }

@@ -24,18 +24,23 @@
 extern const char tbt_lua_policy[];
 extern const size_t tbt_lua_policy_len;
 
-/* Runs an embedded chunk and stores its result as module field `field`. The chunk gets the module
-** table (for chunks that extend it) and the policy helpers of lsandbox.h, with the module's internal
-** table as their field `internal`. */
-static void load_embedded(lua_State *L, const char *src, size_t len, const char *name,
-                          const char *field) {
-  if (luaL_loadbuffer(L, src, len, name) != LUA_OK) lua_error(L);
-  lua_pushvalue(L, -2);
-  tbt_lua_push_policy_native(L);
-  tbt_lua_push_internal(L);
-  lua_setfield(L, -2, "internal");
-  lua_call(L, 2, 1);
-  lua_setfield(L, -2, field);
+/* Sets module field `policy` (of the module table at the top) to the state's policy module,
+** loading it the first time. The chunk gets the module table and the policy helpers of
+** lsandbox.h, with the module's internal table as their field `internal` (the hook budget). */
+static void open_policy(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TBT_POLICY_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    if (luaL_loadbuffer(L, tbt_lua_policy, tbt_lua_policy_len, "=tbtrace.policy") != LUA_OK)
+      lua_error(L);
+    lua_pushvalue(L, -2);
+    tbt_lua_push_policy_native(L);
+    tbt_lua_push_internal(L);
+    lua_setfield(L, -2, "internal");
+    lua_call(L, 2, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, TBT_POLICY_KEY);
+  }
+  lua_setfield(L, -2, "policy");
 }
 
 static int l_strerror(lua_State *L) {
@@ -148,7 +153,7 @@ __attribute__((visibility("default"))) int luaopen_tbtrace(lua_State *L) {
   tbt_lua_push_internal(L);
   tbt_lua_open_hooks(L);
   lua_pop(L, 1);
-  load_embedded(L, tbt_lua_policy, tbt_lua_policy_len, "=tbtrace.policy", "policy");
+  open_policy(L);
   tbt_lua_open_export(L);
   tbt_lua_open_hparams(L);
   tbt_lua_open_plugins(L);

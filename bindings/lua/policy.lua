@@ -354,8 +354,6 @@ function policy.set(p, opts)
   else
     argerror(1, "policy.set", "policy or table expected, got " .. type(p))
   end
-  -- The host (the Lua module) hooks policies into its exporter.
-  if internal.on_policy_set then internal.on_policy_set(current ~= nil) end
   return current
 end
 

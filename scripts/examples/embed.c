@@ -66,13 +66,15 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
     tbt_span_depends("load", "batch");
     /* No name, no step: the policy decides both. */
-    rc = tbt_trace_export(NULL, TBT_DEFAULT_STEP, NULL);
+    tbt_export_result r;
+    rc = tbt_policy_export(NULL, TBT_DEFAULT_STEP, NULL, &r);
     if (rc) {
-      fprintf(stderr, "embed: export: %s\n", tbt_export_error());
+      fprintf(stderr, "embed: export: %s\n", rc == TBT_EPOLICY ? tbt_policy_error() : tbt_export_error());
       return 1;
     }
-    const tbt_export_result *r = tbt_last_export();
-    printf("exported %llu spans to %s\n", (unsigned long long)r->spans, r->profile_dir);
+    printf("exported %llu spans to %s\n", (unsigned long long)r.spans,
+           tbt_export_result_path(&r, "profile_dir"));
+    tbt_export_result_free(&r);
   }
   tbt_writer_close(w);
   tbt_set_default_writer(NULL);

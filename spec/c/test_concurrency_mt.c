@@ -171,14 +171,15 @@ static void export_round(int k) {
   char tag[32];
   snprintf(tag, sizeof tag, "trace_%d", k);
   export_info *e = &g_exports[k];
-  e->rc = tbt_trace_export(tag, TBT_STEP(k), NULL);
-  const tbt_export_result *r = tbt_last_export();
-  e->wrote_summary = r->wrote_summary;
-  e->spans = r->spans;
-  e->dropped = r->dropped;
-  e->profile_dir = dup_or_null(r->profile_dir);
-  e->xplane = dup_or_null(r->xplane_path);
-  e->chrome = dup_or_null(r->chrome_trace_path);
+  tbt_export_result r;
+  e->rc = tu_export(tag, TBT_STEP(k), NULL, &r);
+  e->wrote_summary = r.wrote_summary;
+  e->spans = r.spans;
+  e->dropped = r.dropped;
+  e->profile_dir = dup_or_null(tbt_export_result_path(&r, "profile_dir"));
+  e->xplane = dup_or_null(tbt_export_result_path(&r, "xplane"));
+  e->chrome = dup_or_null(tbt_export_result_path(&r, "chrome_trace"));
+  tbt_export_result_free(&r);
 }
 
 static int trace_on_profiler(void) {

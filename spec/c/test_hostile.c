@@ -66,7 +66,7 @@ static int rows_of(const char *fn) {
 
 /* Functions with their rows in another program. */
 static const char *const elsewhere[] = {"tbt_policy_load", "tbt_policy_unload", "tbt_policy_error",
-                                           "tbt_policy_set_budgets"};
+                                           "tbt_policy_set_budgets", "tbt_policy_export"};
 
 /* Appends the names of the functions a header declares (any tbt_ identifier directly followed by
 ** '(' outside comments and preprocessor lines; function pointer typedefs are followed by ')'). */
@@ -872,37 +872,26 @@ static void hostile_reader(void) {
 
 /* ------------------------------------------------------------------ tracing */
 
-static int g_resolver_mode;
-
-static char *dup_str(const char *s) {
-  char *c = NULL;
-  if (s) {
-    size_t n = strlen(s) + 1;
-    /* the core frees decisions with the library allocator (realloc/free by default) */
-    c = malloc(n);
-    memcpy(c, s, n);
+/* An export of "x" at step 1 with one hostile decision. */
+static int export_decided(int mode, tbt_export_result *res) {
+  tbt_export_request req;
+  tbt_export_request_init(&req);
+  req.name = "x";
+  req.step = TBT_STEP(1);
+  tbt_export_decision *d = &req.decision;
+  switch (mode) {
+    case 2: d->run_name = "../escape"; break;
+    case 3: d->run_name = "a/b"; break;
+    case 4: d->run_name = ".."; break;
+    case 5: d->name = ""; break;
+    case 6: d->name = "\xed\xa0\x80"; break;
+    case 7: d->logdir = ""; break;
+    case 8: d->logdir = "/nonexistent/\xff/hostile"; d->max_queue = -5; break;
+    case 9: d->run_name = ""; break;
+    case 10: d->has_step = 1; d->step = INT64_MAX; d->max_queue = INT_MIN; d->flush_millis = INT_MIN; break;
+    default: break;
   }
-  return c;
-}
-
-static int hostile_resolver(void *ud, const tbt_export_facts *facts, tbt_export_decision *out,
-                            char *errbuf, size_t errlen) {
-  (void)ud;
-  (void)facts;
-  switch (g_resolver_mode) {
-    case 1:   /* an error message that fills the buffer with no terminator */
-      memset(errbuf, 'e', errlen);
-      return -1;
-    case 2: out->run_name = dup_str("../escape"); return 0;
-    case 3: out->run_name = dup_str("a/b"); return 0;
-    case 4: out->run_name = dup_str(".."); return 0;
-    case 5: out->name = dup_str(""); return 0;
-    case 6: out->name = dup_str("\xed\xa0\x80"); return 0;
-    case 7: out->logdir = dup_str(""); return 0;
-    case 8: out->logdir = dup_str("/nonexistent/\xff/hostile"); out->max_queue = -5; return 0;
-    case 9: return 12345;   /* positive codes fail too */
-    default: return 0;
-  }
+  return tbt_trace_export_ex(&req, res);
 }
 
 static void hostile_trace(void) {
@@ -914,7 +903,26 @@ static void hostile_trace(void) {
   ROW(tbt_trace_is_on, tbt_trace_is_on(), 0);
   ROW(tbt_trace_export, tbt_trace_export("x", TBT_STEP(1), NULL), TBT_ENOTRACE);
   ROW(tbt_trace_export, tbt_trace_export(NULL, TBT_STEP(1), NULL), TBT_ENOTRACE);
-  ROWC(tbt_last_export, tbt_last_export() != NULL);
+  tbt_export_result res;
+  memset(&res, 0x5a, sizeof res);
+  ROW(tbt_trace_export_ex, tbt_trace_export_ex(NULL, &res), TBT_EINVAL);
+  ROWC(tbt_trace_export_ex, res.files == NULL && res.nfiles == 0 && res.spans == 0);   /* zeroed */
+  ROW(tbt_trace_export_ex, export_decided(0, NULL), TBT_ENOTRACE);
+  ROWV(tbt_export_request_init, tbt_export_request_init(NULL));
+  ROWC(tbt_export_result_path, tbt_export_result_path(NULL, "xplane") == NULL);
+  ROWC(tbt_export_result_path, tbt_export_result_path(&res, NULL) == NULL);
+  ROWC(tbt_export_result_path, tbt_export_result_path(&res, "xplane") == NULL);
+  ROWV(tbt_export_result_free, tbt_export_result_free(NULL));
+  ROWV(tbt_export_result_free, tbt_export_result_free(&res));   /* a zeroed result */
+  tbt_export_facts facts;
+  ROW(tbt_export_get_facts, tbt_export_get_facts(NULL), TBT_EINVAL);
+  ROW(tbt_export_get_facts, tbt_export_get_facts(&facts), 0);
+  ROWC(tbt_export_get_facts, facts.trace_on == 0 && facts.logdir == NULL && facts.name == NULL &&
+                             facts.host && *facts.host && facts.export_index >= 1);
+  ROWV(tbt_export_facts_free, tbt_export_facts_free(&facts));
+  ROWC(tbt_export_facts_free, facts.host == NULL);
+  ROWV(tbt_export_facts_free, tbt_export_facts_free(&facts));   /* twice */
+  ROWV(tbt_export_facts_free, tbt_export_facts_free(NULL));
   tbt_trace_stats st;
   ROWV(tbt_trace_get_stats, tbt_trace_get_stats(NULL));
   ROWV(tbt_trace_get_stats, tbt_trace_get_stats(&st));
@@ -1065,26 +1073,30 @@ static void hostile_trace(void) {
   ROWC(tbt_export_error, strstr(tbt_export_error(), "non-empty UTF-8") != NULL);
   ROW(tbt_trace_is_on, tbt_trace_is_on(), 1);
 
-  tbt_set_export_resolver(hostile_resolver, NULL);
-  ROWV(tbt_set_export_resolver, tbt_set_export_resolver(hostile_resolver, NULL));
-  g_resolver_mode = 1;
-  ROW(tbt_trace_export, tbt_trace_export("x", TBT_STEP(1), NULL), TBT_EPOLICY);
-  ROWC(tbt_export_error, strlen(tbt_export_error()) < 1024 && tbt_export_error()[0] == 'e');
-  g_resolver_mode = 9;
-  ROW(tbt_trace_export, tbt_trace_export("x", TBT_STEP(1), NULL), TBT_EPOLICY);
-  g_resolver_mode = 5;
-  ROW(tbt_trace_export, tbt_trace_export("x", TBT_STEP(1), NULL), TBT_EINVAL);
-  g_resolver_mode = 6;
-  ROW(tbt_trace_export, tbt_trace_export("x", TBT_STEP(1), NULL), TBT_EINVAL);
+  ROW(tbt_trace_export_ex, export_decided(5, &res), TBT_EINVAL);   /* a decided empty tag */
+  ROW(tbt_trace_export_ex, export_decided(6, &res), TBT_EINVAL);   /* a decided surrogate */
+  ROWC(tbt_export_error, strstr(tbt_export_error(), "non-empty UTF-8") != NULL);
+  ROWC(tbt_trace_export_ex, res.nfiles == 0 && res.files == NULL);
   ROW(tbt_trace_is_on, tbt_trace_is_on(), 1);
-  g_resolver_mode = 0;
-  tbt_set_export_resolver(NULL, NULL);
-  ROWV(tbt_set_export_resolver, tbt_set_export_resolver(NULL, (void *)1));
+  ROW(tbt_export_get_facts, tbt_export_get_facts(&facts), 0);
+  ROWC(tbt_export_get_facts, facts.trace_on == 1 && facts.logdir && strcmp(facts.logdir, tbt_writer_logdir(tbt_default_writer())) == 0 &&
+                             facts.spans > 0 && facts.graph == 1 && facts.profiler == 0 && facts.has_default_step == 0);
+  tbt_export_facts_free(&facts);
 
-  ROW(tbt_trace_export, tbt_trace_export("\xc3\xa9", TBT_STEP(INT64_MIN), NULL), 0);
+  tbt_export_request req;
+  tbt_export_request_init(&req);
+  req.name = "\xc3\xa9";
+  req.step = TBT_STEP(INT64_MIN);
+  ROW(tbt_trace_export_ex, tbt_trace_export_ex(&req, &res), 0);
   ROW(tbt_trace_is_on, tbt_trace_is_on(), 0);
-  const tbt_export_result *res = tbt_last_export();
-  ROWC(tbt_last_export, res->wrote_summary == 1 && res->spans >= 4 && res->profile_dir == NULL);
+  ROWC(tbt_trace_export_ex, res.wrote_summary == 1 && res.spans >= 4 && res.nfiles == 1 &&
+                            strcmp(res.files[0].kind, "events") == 0 &&
+                            strcmp(res.files[0].path, tbt_writer_path(tbt_default_writer())) == 0);
+  ROWC(tbt_export_result_path, tbt_export_result_path(&res, "profile_dir") == NULL);
+  ROWC(tbt_export_result_path, tbt_export_result_path(&res, "events") == res.files[0].path);
+  ROWV(tbt_export_result_free, tbt_export_result_free(&res));
+  ROWC(tbt_export_result_free, res.files == NULL && res.nfiles == 0);
+  ROWV(tbt_export_result_free, tbt_export_result_free(&res));   /* twice */
   tu_events r = read_default();
   CHECK_EQ_INT(r.n, 2);
   if (r.n == 2) {
@@ -1095,7 +1107,7 @@ static void hostile_trace(void) {
   tu_events_free(&r);
   close_default();
 
-  /* Decisions no Lua policy could make, from a C resolver: refused, and nothing escapes. */
+  /* Decisions no Lua policy could make, from a C caller: refused, and nothing escapes. */
   const char *pdir = tu_tmpdir("hpolicy");
   char esc[4300];
   snprintf(esc, sizeof esc, "%s/plugins/escape", pdir);
@@ -1104,24 +1116,23 @@ static void hostile_trace(void) {
   o.profiler_outdir = pdir;
   CHECK_EQ_INT(tbt_trace_on(&o), 0);
   TBT_SPAN("s") {}
-  tbt_set_export_resolver(hostile_resolver, NULL);
   for (int mode = 2; mode <= 4; mode++) {
-    g_resolver_mode = mode;
-    ROW(tbt_trace_export, tbt_trace_export("x", TBT_STEP(1), NULL), TBT_EPOLICY);
-    ROWC(tbt_export_error, strstr(tbt_export_error(), "run_name") != NULL);
+    ROW(tbt_trace_export_ex, export_decided(mode, &res), TBT_EINVAL);
+    ROWC(tbt_export_error, strstr(tbt_export_error(), "run name") != NULL);
   }
+  ROW(tbt_trace_export_ex, export_decided(9, &res), TBT_EINVAL);   /* an empty run name */
   struct stat sb;
   CHECK(stat(esc, &sb) != 0);
-  g_resolver_mode = 7;   /* no default writer: the policy's logdir must be usable */
-  ROW(tbt_trace_export, tbt_trace_export("x", TBT_STEP(1), NULL), TBT_EINVAL);
-  g_resolver_mode = 8;
-  ROWC(tbt_trace_export, tbt_trace_export("x", TBT_STEP(1), NULL) < 0);
+  ROW(tbt_trace_export_ex, export_decided(7, &res), TBT_EINVAL);   /* the decided logdir must be usable */
+  ROWC(tbt_trace_export_ex, export_decided(8, &res) < 0);
+  ROWC(tbt_trace_export_ex, res.nfiles == 0 && tu_count_tree(pdir, "xplane") == 0);   /* undone */
   ROW(tbt_trace_is_on, tbt_trace_is_on(), 1);
-  g_resolver_mode = 0;
-  tbt_set_export_resolver(NULL, NULL);
-  ROW(tbt_trace_export, tbt_trace_export("x", TBT_STEP(1), NULL), 0);   /* no writer: profile only */
-  res = tbt_last_export();
-  CHECK(res->wrote_summary == 0 && res->xplane_path != NULL);
+  ROW(tbt_trace_export_ex, export_decided(10, &res), 0);   /* no writer: profile only, settings unused */
+  CHECK(res.wrote_summary == 0 && tbt_export_result_path(&res, "xplane") != NULL &&
+        tbt_export_result_path(&res, "chrome_trace") != NULL &&
+        tbt_export_result_path(&res, "profile_marker") != NULL);
+  CHECK_EQ_INT(tu_count_tree(pdir, "xplane"), 1);
+  tbt_export_result_free(&res);
   ROWV(tbt_trace_off, tbt_trace_off());
   ROWV(tbt_thread_name, tbt_thread_name(NULL));
   free(huge);

@@ -51,9 +51,10 @@ int main(void) {
     __atomic_store_n(&g_go, 1, __ATOMIC_RELEASE);
     struct timespec ts = {0, 2 * 1000000};
     nanosleep(&ts, NULL);
-    CHECK_EQ_INT(tbt_trace_export("late", TBT_STEP(round), NULL), 0);
+    tbt_export_result res;
+    CHECK_EQ_INT(tu_export("late", TBT_STEP(round), NULL, &res), 0);
     for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
-    const tbt_export_result *r = tbt_last_export();
+    const tbt_export_result *r = &res;
     long total = 0;
     for (int i = 0; i < THREADS; i++) total += pairs[i];
     late_seen += r->late_records > 0;
@@ -68,6 +69,7 @@ int main(void) {
     if (diff > 2.0 * THREADS)
       fprintf(stderr, "round %d: %ld pairs recorded, %llu exported + %llu late records\n", round,
               total, (unsigned long long)r->spans, (unsigned long long)r->late_records);
+    tbt_export_result_free(&res);
   }
   CHECK(late_seen > 0);   /* the profile files take long enough for some */
   return CHECK_DONE();

@@ -219,12 +219,16 @@ static void child_same_logdir(int i, gate *g, const char *logdir, const char *ba
     }
   }
   snprintf(tag, sizeof tag, "trace_c%d", i);
-  if (tbt_trace_export(tag, TBT_STEP(i), NULL) != 0) r.rc++;
-  const tbt_export_result *er = tbt_last_export();
+  tbt_export_result er;
+  if (tu_export(tag, TBT_STEP(i), NULL, &er) != 0) r.rc++;
   copy(r.event_path, tbt_writer_path(w));
-  copy(r.run_dir, er->profile_dir);
-  copy(r.xplane, er->xplane_path);
-  copy(r.chrome, er->chrome_trace_path);
+  copy(r.run_dir, tbt_export_result_path(&er, "profile_dir"));
+  copy(r.xplane, tbt_export_result_path(&er, "xplane"));
+  copy(r.chrome, tbt_export_result_path(&er, "chrome_trace"));
+  /* The summary's event file is listed too: the writer's file. */
+  if (!tbt_export_result_path(&er, "events") ||
+      strcmp(tbt_export_result_path(&er, "events"), tbt_writer_path(w)) != 0) r.rc++;
+  tbt_export_result_free(&er);
   tbt_set_default_writer(NULL);
   tbt_writer_free(w);
   write_report(base, i, &r);

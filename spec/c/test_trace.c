@@ -5,6 +5,7 @@
 ** chunk reuse.
 */
 #include "check.h"
+#include "testutil.h"
 
 #include "fs.h"
 #include "tbtrace.h"
@@ -521,10 +522,11 @@ static void test_late_records(void) {
   static const tbt_io_hooks hooks = {recording_write, fsync};
   tbt_io_set_hooks(&hooks);
   g_late_spans = 3;
-  CHECK_EQ_INT(tbt_trace_export("t", TBT_STEP(1), NULL), 0);
+  tbt_export_result res;
+  CHECK_EQ_INT(tu_export("t", TBT_STEP(1), NULL, &res), 0);
   tbt_io_set_hooks(NULL);
-  const tbt_export_result *r = tbt_last_export();
-  CHECK(r->xplane_path != NULL);
+  const tbt_export_result *r = &res;
+  CHECK(tbt_export_result_path(r, "xplane") != NULL);
   CHECK_EQ_U64(r->spans, 1);
   CHECK_EQ_U64(r->late_records, 2 * 3);
   CHECK_EQ_U64(r->dropped, 0);
@@ -533,9 +535,11 @@ static void test_late_records(void) {
   /* Nothing late: zero. */
   CHECK_EQ_INT(tbt_trace_on(&o), 0);
   TBT_SPAN("early") {}
-  CHECK_EQ_INT(tbt_trace_export("t", TBT_STEP(2), NULL), 0);
-  CHECK_EQ_U64(tbt_last_export()->spans, 1);
-  CHECK_EQ_U64(tbt_last_export()->late_records, 0);
+  tbt_export_result_free(&res);
+  CHECK_EQ_INT(tu_export("t", TBT_STEP(2), NULL, &res), 0);
+  CHECK_EQ_U64(res.spans, 1);
+  CHECK_EQ_U64(res.late_records, 0);
+  tbt_export_result_free(&res);
 }
 
 int main(void) {

@@ -18,6 +18,25 @@
 
 #include "event.pb-c.h"
 
+/* Tests that link the library (a host loading the Lua module does not see its headers). */
+#if __has_include("tbtrace.h")
+#include "tbtrace.h"
+#define TU_HAVE_LIBRARY 1
+#endif
+
+#ifdef TU_HAVE_LIBRARY
+/* tbt_trace_export with its result in *r (the caller frees it with tbt_export_result_free). */
+static inline int tu_export(const char *name, tbt_step step, const char *outdir,
+                            tbt_export_result *r) {
+  tbt_export_request req;
+  tbt_export_request_init(&req);
+  req.name = name;
+  req.step = step;
+  req.profiler_outdir = outdir;
+  return tbt_trace_export_ex(&req, r);
+}
+#endif
+
 /* A fresh directory under $TBT_TEST_TMP (or /tmp); the name is returned in a static buffer. */
 static inline const char *tu_tmpdir(const char *tag) {
   static char buf[4096];

@@ -13,7 +13,7 @@
 ** Files only go below a scratch directory ($TMPDIR/tbt-fuzz-<pid>, the working directory while
 ** fuzzing): every string the harness builds is relative or points there, and never holds "..".
 ** The directory is emptied after each input, and all C-side state (trace, default writer and
-** step, recording condition, export resolver, I/O fault injection) is reset.
+** step, recording condition, I/O fault injection) is reset; policies die with their Lua state.
 */
 #define _GNU_SOURCE   /* nftw */
 #include "tbtrace.h"
@@ -174,7 +174,7 @@ static const api g_api[] = {
   {"counter", "Nn"}, {"depends", "NN"}, {"thread_name", "N"}, {"scope", "NN"},
   {"trace_export", "sip"}, {"last_export", ""},
   {"policy.load", "po"}, {"policy.from_table", "Po"}, {"policy.set", "Po"},
-  {"policy.current", ""}, {"policy.resolve", "wo"}, {"internal.on_policy_set", "b"},
+  {"policy.current", ""}, {"policy.resolve", "wo"},
 };
 #define NAPI (sizeof g_api / sizeof g_api[0])
 
@@ -999,7 +999,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   lua_getfield(L, LUA_REGISTRYINDEX, "fuzz.module");
   find_extras(L, lua_gettop(L));
   lua_close(L);
-  tbt_set_export_resolver(NULL, NULL);
 
   return 0;
 }
@@ -1032,7 +1031,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   tbt_set_default_writer(NULL);
   tbt_unset_step();
   tbt_thread_name(NULL);
-  tbt_set_export_resolver(NULL, NULL);
   empty_scratch();
 
   int probe = dup(0);

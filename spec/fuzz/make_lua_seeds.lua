@@ -16,7 +16,7 @@ for i, name in ipairs {
   "records", "events", "event_to_json", "trace_on", "trace_off", "trace_stats", "internal.snapshot",
   "span_begin", "span_end", "span", "instant", "counter", "depends", "thread_name", "scope",
   "trace_export", "last_export", "policy.load", "policy.from_table", "policy.set",
-  "policy.current", "policy.resolve", "internal.on_policy_set",
+  "policy.current", "policy.resolve",
 } do API[name] = i - 1 end
 local METHOD = { set_as_default = 0, as_default = 1, flush = 2, close = 3, logdir = 4, path = 5,
   closed = 6, stats = 7 }

@@ -34,8 +34,10 @@ int main(int argc, char **argv) {
     TBT_SPAN("work") {
       TBT_SPAN("inner") {}
     }
-    if (tbt_trace_export(NULL, TBT_DEFAULT_STEP, NULL) != 0) {
-      fprintf(stderr, "consumer_policy: export: %s\n", tbt_export_error());
+    int erc = tbt_policy_export(NULL, TBT_DEFAULT_STEP, NULL, NULL);
+    if (erc != 0) {
+      fprintf(stderr, "consumer_policy: export: %s\n",
+              erc == TBT_EPOLICY ? tbt_policy_error() : tbt_export_error());
       return 1;
     }
   }

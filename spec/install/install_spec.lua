@@ -101,10 +101,10 @@ describe("installed into a prefix", function()
     end
     local core = dynsyms(libdir .. "/libtbtrace.so.0")
     assert.are.same(map_names(I.build .. "/tbtrace.map"), core)
-    for _, fn in ipairs { "tbt_writer_open", "tbt_scalar", "tbt_trace_export", "tbt_strdup", "tbt_set_export_resolver" } do
+    for _, fn in ipairs { "tbt_writer_open", "tbt_scalar", "tbt_trace_export", "tbt_strdup", "tbt_trace_export_ex" } do
       assert.truthy(table.concat(core, " "):find(fn, 1, true), fn)
     end
-    assert.are.same({ "tbt_policy_error", "tbt_policy_load", "tbt_policy_set_budgets", "tbt_policy_unload" },
+    assert.are.same({ "tbt_policy_error", "tbt_policy_export", "tbt_policy_load", "tbt_policy_set_budgets", "tbt_policy_unload" },
                     dynsyms(libdir .. "/libtbtrace_policy.so.0"))
     assert.are.same({ "luaopen_tbtrace" }, dynsyms(prefix .. "/lib/lua/5.4/tbtrace.so"))
     assert.matches("SONAME%s+libtbtrace%.so%.0\n", sh("objdump -p " .. q(libdir .. "/libtbtrace.so.0")))

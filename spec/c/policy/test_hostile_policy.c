@@ -1,6 +1,6 @@
 /*
 ** test_hostile_policy.c: hostile input for the libtbtrace_policy half of tbtrace_policy.h
-** (tbt_policy_load, tbt_policy_unload, tbt_policy_error): missing, empty, unreadable and
+** (tbt_policy_load, tbt_policy_unload, tbt_policy_error, tbt_policy_export): missing, empty, unreadable and
 ** over-long paths, files that are not Lua or not policies, endless loops, flags nobody defined,
 ** and policies whose hooks return what no export can use. Every failure is TBT_EINVAL or
 ** TBT_EPOLICY with a message, and a failed export leaves the trace on. It links
@@ -100,11 +100,19 @@ static void export_with(const char *hook, const char *ret, int want, const char 
   if (!tbt_trace_is_on()) CHECK_EQ_INT(tbt_trace_on(&o), 0);
   tbt_span_begin_("s", NULL);
   tbt_span_end_();
-  int rc = tbt_trace_export("x", TBT_DEFAULT_STEP, NULL);
+  tbt_export_result res;
+  int rc = tbt_policy_export("x", TBT_DEFAULT_STEP, NULL, &res);
   CHECK_EQ_INT(rc, want);
-  if (msg_part) CHECK(mentions(tbt_export_error(), msg_part));
+  if (msg_part) CHECK(mentions(tbt_policy_error(), msg_part));
   if (rc) CHECK(tbt_trace_is_on());   /* nothing lost: export again later */
+  if (rc) CHECK(res.nfiles == 0 && res.files == NULL);
+  tbt_export_result_free(&res);
   tbt_policy_unload();
+}
+
+static int ends_with(const char *s, const char *tail) {
+  size_t n = s ? strlen(s) : 0, m = strlen(tail);
+  return n >= m && strcmp(s + n - m, tail) == 0;
 }
 
 static void hostile_hooks(void) {
@@ -122,6 +130,26 @@ static void hostile_hooks(void) {
   /* After all that, a policy that decides well exports, at the step it gives. */
   export_with("step", "-2^63", 0, NULL);
   CHECK(!tbt_trace_is_on());
+
+  /* With no policy loaded, TensorFlow's rules alone; a NULL result is allowed. */
+  tbt_trace_options o;
+  tbt_trace_options_init(&o);
+  o.profiler = 1;
+  o.profiler_outdir = g_dir;
+  CHECK_EQ_INT(tbt_policy_export("x", TBT_STEP(1), NULL, NULL), TBT_ENOTRACE);
+  CHECK_EQ_INT(tbt_trace_on(&o), 0);
+  CHECK_EQ_INT(tbt_policy_export(NULL, TBT_STEP(1), NULL, NULL), TBT_EINVAL);   /* no name */
+  CHECK_EQ_INT(tbt_policy_export("x", TBT_STEP(1), NULL, NULL), 0);
+  /* The policy's decisions reach the export: its run name names the profile run. */
+  static const char runp[] = "return { run_name = function(ctx) return 'run-' .. ctx.name end }";
+  CHECK_EQ_INT(tbt_policy_load(POLICY("run.lua", runp), 0), 0);
+  CHECK_EQ_INT(tbt_trace_on(&o), 0);
+  tbt_export_result res;
+  CHECK_EQ_INT(tbt_policy_export("x", TBT_STEP(1), NULL, &res), 0);
+  CHECK(ends_with(tbt_export_result_path(&res, "profile_dir"), "/plugins/profile/run-x"));
+  CHECK(ends_with(tbt_export_result_path(&res, "xplane"), ".xplane.pb"));
+  tbt_export_result_free(&res);
+  tbt_policy_unload();
 }
 
 /* Budgets out of range change nothing; 0 hands a budget back to the policy file. */

@@ -84,7 +84,7 @@ describe("trace_export follows TensorFlow", function()
   end)
 
   it("writes full run metadata with the profiler, profile files under the writer's logdir by default", function()
-    local _, events, dir = fresh_writer()
+    local w, events, dir = fresh_writer()
     tbtrace.trace_on { graph = true, profiler = true }
     record_steps(3)
     tbtrace.experimental.set_step(11)
@@ -102,6 +102,13 @@ describe("trace_export follows TensorFlow", function()
     assert.is_true(fs.exists(r.xplane_path))
     assert.is_true(fs.exists(r.chrome_trace_path))
     assert.are.same({}, fs.find(dir, "*.tmp.*"))
+    -- every file written, as kind and path rows: the summary's event file, then the profile's
+    assert.are.same({
+      { kind = "events", path = w:path() },
+      { kind = "profile_dir", path = r.profile_dir },
+      { kind = "xplane", path = r.xplane_path },
+      { kind = "chrome_trace", path = r.chrome_trace_path },
+    }, r.files)
   end)
 
   it("keeps the first trace's flags when trace_on is called twice", function()

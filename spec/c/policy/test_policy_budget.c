@@ -90,20 +90,20 @@ int main(void) {
     snprintf(name, sizeof name, "step%zu", i);
     span(name);
     double t0 = now();
-    int rc = tbt_trace_export("attack", TBT_STEP(i), NULL);
+    int rc = tbt_policy_export("attack", TBT_STEP(i), NULL, NULL);
     double dt = now() - t0;
     double budget = strcmp(ATTACKS[i].budget, "time") == 0 ? BUDGET : 1.0;
-    fprintf(stderr, "%-16s %.3f s: %s\n", ATTACKS[i].what, dt, tbt_export_error());
+    fprintf(stderr, "%-16s %.3f s: %s\n", ATTACKS[i].what, dt, tbt_policy_error());
     CHECK_EQ_INT(rc, TBT_EPOLICY);
     CHECK(dt < budget + 0.5);
     char want[64];
     if (strcmp(ATTACKS[i].budget, "instruction") == 0) snprintf(want, sizeof want, "exceeded the instruction limit");
     else snprintf(want, sizeof want, "exceeded the %s budget", ATTACKS[i].budget);
-    CHECK(mentions(tbt_export_error(), want));
-    CHECK(mentions(tbt_export_error(), "hook 'name'"));
-    CHECK(mentions(tbt_export_error(), path));
+    CHECK(mentions(tbt_policy_error(), want));
+    CHECK(mentions(tbt_policy_error(), "hook 'name'"));
+    CHECK(mentions(tbt_policy_error(), path));
     CHECK(tbt_trace_is_on());   /* the trace is kept */
-    CHECK_EQ_INT(tbt_trace_export("fine", TBT_STEP(i), NULL), 0);
+    CHECK_EQ_INT(tbt_policy_export("fine", TBT_STEP(i), NULL, NULL), 0);
     CHECK(!tbt_trace_is_on());
     tbt_policy_unload();
   }
@@ -145,9 +145,9 @@ int main(void) {
   tbt_trace_options_init(&o);
   CHECK_EQ_INT(tbt_trace_on(&o), 0);
   span("rel");
-  CHECK_EQ_INT(tbt_trace_export("attack", TBT_STEP(100), NULL), TBT_EPOLICY);
-  CHECK(mentions(tbt_export_error(), "exceeded the time budget"));
-  CHECK_EQ_INT(tbt_trace_export("fine", TBT_STEP(100), NULL), 0);
+  CHECK_EQ_INT(tbt_policy_export("attack", TBT_STEP(100), NULL, NULL), TBT_EPOLICY);
+  CHECK(mentions(tbt_policy_error(), "exceeded the time budget"));
+  CHECK_EQ_INT(tbt_policy_export("fine", TBT_STEP(100), NULL, NULL), 0);
   tbt_policy_unload();
   CHECK_EQ_INT(chdir(cwd), 0);
 

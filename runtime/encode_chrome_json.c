@@ -46,27 +46,6 @@
 
 /* ----------------------------------------------------------------- escaping */
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0 when it is ill-formed. */
-size_t tbt_utf8_seq(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  if (c < 0x80) return 1;
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c < 0xF0) {
-    if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-    if (c == 0xE0 && s[1] < 0xA0) return 0;   /* overlong */
-    if (c == 0xED && s[1] > 0x9F) return 0;   /* surrogates */
-    return 3;
-  }
-  if (c < 0xF5) {
-    if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-    if (c == 0xF0 && s[1] < 0x90) return 0;   /* overlong */
-    if (c == 0xF4 && s[1] > 0x8F) return 0;   /* past U+10FFFF */
-    return 4;
-  }
-  return 0;
-}
-
 size_t tbt_json_escape(char *dst, const char *src, size_t len) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *s = (const unsigned char *)src;
@@ -110,57 +89,6 @@ size_t tbt_json_escape(char *dst, const char *src, size_t len) {
     i++;
   }
   return (size_t)(d - dst);
-}
-
-/* ----------------------------------------------------------------- names view */
-
-int tbt_names_clean(const tbt_trace_model *m, tbt_names *out) {
-  memset(out, 0, sizeof *out);
-  size_t n = m->nnames ? m->nnames : 1, extra = 0;
-  out->names = tbt_malloc(n * sizeof *out->names);
-  if (!out->names) return TBT_ENOMEM;
-  out->names[0] = "";
-  for (size_t i = 0; i < m->nnames; i++) {
-    const char *s = m->names[i] ? m->names[i] : "";
-    size_t len = strlen(s);
-    if (!tbt_utf8_valid(s, len)) extra += 3 * len + 1;
-  }
-  if (extra && !(out->arena = tbt_malloc(extra))) {
-    tbt_names_free(out);
-    return TBT_ENOMEM;
-  }
-  char *p = out->arena;
-  for (size_t i = 0; i < m->nnames; i++) {
-    const char *s = m->names[i] ? m->names[i] : "";
-    size_t len = strlen(s);
-    if (tbt_utf8_valid(s, len)) {
-      out->names[i] = s;
-      continue;
-    }
-    out->names[i] = p;
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t j = 0; j < len;) {
-      size_t k = tbt_utf8_seq(u + j, len - j);
-      if (k) {
-        memcpy(p, u + j, k);
-        p += k;
-        j += k;
-      } else {
-        memcpy(p, "\xef\xbf\xbd", 3);
-        p += 3;
-        j++;
-      }
-    }
-    *p++ = '\0';
-  }
-  return 0;
-}
-
-void tbt_names_free(tbt_names *v) {
-  tbt_free(v->names);
-  tbt_free(v->arena);
-  v->names = NULL;
-  v->arena = NULL;
 }
 
 /* ----------------------------------------------------------------- numbers */

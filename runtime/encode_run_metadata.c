@@ -36,68 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ----------------------------------------------------------------- buffers */
-
-void tbt_buf_free(tbt_buf *b) {
-  tbt_free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
-}
-
-int tbt_buf_reserve(tbt_buf *b, size_t n) {
-  if (b->cap - b->len >= n) return 0;
-  if (n > SIZE_MAX / 2 - b->len) return TBT_ENOMEM;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap - b->len < n) cap *= 2;
-  uint8_t *d = tbt_realloc(b->data, cap);
-  if (!d) return TBT_ENOMEM;
-  b->data = d;
-  b->cap = cap;
-  return 0;
-}
-
-int tbt_buf_append(tbt_buf *b, const void *data, size_t n) {
-  int rc = tbt_buf_reserve(b, n);
-  if (rc) return rc;
-  if (n) memcpy(b->data + b->len, data, n);
-  b->len += n;
-  return 0;
-}
-
-/* ----------------------------------------------------------------- track ids */
-
-typedef struct tid_at {
-  uint64_t tid;
-  size_t index;
-} tid_at;
-
-static int cmp_tid_at(const void *a, const void *b) {
-  const tid_at *x = a, *y = b;
-  if (x->tid != y->tid) return x->tid < y->tid ? -1 : 1;
-  return x->index < y->index ? -1 : x->index > y->index;
-}
-
-int tbt_track_ids(const tbt_trace_model *m, uint64_t **out) {
-  size_t n = m->nthreads;
-  uint64_t *ids = tbt_malloc((n ? n : 1) * sizeof *ids);
-  tid_at *order = tbt_malloc((n ? n : 1) * sizeof *order);
-  if (!ids || !order) {
-    tbt_free(ids);
-    tbt_free(order);
-    return TBT_ENOMEM;
-  }
-  for (size_t t = 0; t < n; t++) order[t] = (tid_at){m->threads[t].tid, t};
-  qsort(order, n, sizeof *order, cmp_tid_at);
-  uint64_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    k = i && order[i].tid == order[i - 1].tid ? k + 1 : 0;
-    ids[order[i].index] = order[i].tid + (k << 22);
-  }
-  tbt_free(order);
-  *out = ids;
-  return 0;
-}
-
 /* ----------------------------------------------------------------- nodes */
 
 typedef struct node {
@@ -381,16 +319,6 @@ static char *make_labels(graph *g) {
 ** protobuf-c would write it: fields in number order, proto3 zeros left out): protobuf-c sizes
 ** every nested message again at each level it packs it from, and would need a struct per span. */
 
-static size_t vfield(unsigned field, uint64_t v) {
-  return v ? pb_varint_size((uint64_t)field << 3) + pb_varint_size(v) : 0;
-}
-
-static uint8_t *put_vfield(uint8_t *p, unsigned field, uint64_t v) {
-  if (!v) return p;
-  p = pb_put_varint(p, (uint64_t)field << 3 | PB_VARINT);
-  return pb_put_varint(p, v);
-}
-
 typedef struct exec {
   const node *n;
   int64_t us0, dus, start_ns, dns;
@@ -413,28 +341,28 @@ static void exec_of(const graph *g, const tbt_model_span *s, uint64_t tid, exec 
 ** all_end_rel_micros=5, timeline_label=8, thread_id=10, all_start_nanos=13, op_end_rel_nanos=15,
 ** all_end_rel_nanos=16 (op_start_rel_* are 0). */
 static size_t exec_size(const exec *e) {
-  return (e->n->name_len ? pb_len_field_size(e->n->name_len) : 0) + vfield(2, (uint64_t)e->us0) +
-         2 * vfield(4, (uint64_t)e->dus) + (e->n->label_len ? pb_len_field_size(e->n->label_len) : 0) +
-         vfield(10, e->tid) + vfield(13, (uint64_t)e->start_ns) + vfield(15, (uint64_t)e->dns) +
-         vfield(16, (uint64_t)e->dns);
+  return (e->n->name_len ? pb_len_field_size(e->n->name_len) : 0) + pb_varint_field_size(2, (uint64_t)e->us0) +
+         2 * pb_varint_field_size(4, (uint64_t)e->dus) + (e->n->label_len ? pb_len_field_size(e->n->label_len) : 0) +
+         pb_varint_field_size(10, e->tid) + pb_varint_field_size(13, (uint64_t)e->start_ns) + pb_varint_field_size(15, (uint64_t)e->dns) +
+         pb_varint_field_size(16, (uint64_t)e->dns);
 }
 
 static uint8_t *put_exec(uint8_t *p, const exec *e, size_t body) {
   p = pb_put_len_header(p, 2, body);   /* DeviceStepStats.node_stats */
   if (e->n->name_len) p = pb_put_bytes(p, 1, e->n->name, e->n->name_len);
-  p = put_vfield(p, 2, (uint64_t)e->us0);
-  p = put_vfield(p, 4, (uint64_t)e->dus);
-  p = put_vfield(p, 5, (uint64_t)e->dus);
+  p = pb_put_varint_field(p, 2, (uint64_t)e->us0);
+  p = pb_put_varint_field(p, 4, (uint64_t)e->dus);
+  p = pb_put_varint_field(p, 5, (uint64_t)e->dus);
   if (e->n->label_len) p = pb_put_bytes(p, 8, e->n->label, e->n->label_len);
-  p = put_vfield(p, 10, e->tid);
-  p = put_vfield(p, 13, (uint64_t)e->start_ns);
-  p = put_vfield(p, 15, (uint64_t)e->dns);
-  return put_vfield(p, 16, (uint64_t)e->dns);
+  p = pb_put_varint_field(p, 10, e->tid);
+  p = pb_put_varint_field(p, 13, (uint64_t)e->start_ns);
+  p = pb_put_varint_field(p, 15, (uint64_t)e->dns);
+  return pb_put_varint_field(p, 16, (uint64_t)e->dns);
 }
 
 /* The thread_names entry {key=1: tid, value=2: name} body size (0 when unnamed). */
 static size_t names_entry_size(uint32_t tid, size_t name_len) {
-  return vfield(1, tid) + (name_len ? pb_len_field_size(name_len) : 0);
+  return pb_varint_field_size(1, tid) + (name_len ? pb_len_field_size(name_len) : 0);
 }
 
 /* Appends RunMetadata.step_stats (field 1): one DeviceStepStats per thread. */
@@ -485,7 +413,7 @@ static int put_step_stats(const tbt_trace_model *m, const graph *g, const char *
     if (*tname) {
       size_t nl = strlen(tname);
       p = pb_put_len_header(p, 3, names_entry_size((uint32_t)ids[t], nl));
-      p = put_vfield(p, 1, (uint32_t)ids[t]);
+      p = pb_put_varint_field(p, 1, (uint32_t)ids[t]);
       p = pb_put_bytes(p, 2, tname, nl);
     }
   }

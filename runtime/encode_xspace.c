@@ -132,39 +132,29 @@ typedef struct xev {
   double value;
 } xev;
 
-static size_t varint_field_size(uint64_t v) {
-  return v ? 1 + pb_varint_size(v) : 0;
-}
-
 /* Size of one XEvent message body. metadata_id and duration_ps are plain proto3 fields (absent
 ** when 0); offset_ps is in a oneof, so it is written even when 0. */
 static size_t xevent_size(const xev *e) {
-  size_t n = varint_field_size((uint64_t)e->meta) + 1 + pb_varint_size((uint64_t)e->offset_ps) +
-             varint_field_size((uint64_t)e->duration_ps);
+  size_t n = pb_varint_field_size(1, (uint64_t)e->meta) + 1 + pb_varint_size((uint64_t)e->offset_ps) +
+             pb_varint_field_size(3, (uint64_t)e->duration_ps);
   if (e->kind == 1) n += 1 + 1 + 2 + 1 + 1;                       /* stats{id=2, uint64=1} */
   else if (e->kind == 2) n += 1 + 1 + 2 + 1 + 8;                  /* stats{id=3, double} */
   return n;
 }
 
-static uint8_t *put_varint_field(uint8_t *p, unsigned field, uint64_t v) {
-  if (!v) return p;
-  p = pb_put_key(p, field, PB_VARINT);
-  return pb_put_varint(p, v);
-}
-
 static uint8_t *put_xevent(uint8_t *p, const xev *e, size_t body) {
   p = pb_put_len_header(p, 4, body);                               /* XLine.events */
-  p = put_varint_field(p, 1, (uint64_t)e->meta);
+  p = pb_put_varint_field(p, 1, (uint64_t)e->meta);
   p = pb_put_key(p, 2, PB_VARINT);
   p = pb_put_varint(p, (uint64_t)e->offset_ps);
-  p = put_varint_field(p, 3, (uint64_t)e->duration_ps);
+  p = pb_put_varint_field(p, 3, (uint64_t)e->duration_ps);
   if (e->kind == 1) {
     p = pb_put_len_header(p, 4, 4);
-    p = put_varint_field(p, 1, TBT_XSTAT_UNFINISHED);
-    p = put_varint_field(p, 3, 1);
+    p = pb_put_varint_field(p, 1, TBT_XSTAT_UNFINISHED);
+    p = pb_put_varint_field(p, 3, 1);
   } else if (e->kind == 2) {
     p = pb_put_len_header(p, 4, 11);
-    p = put_varint_field(p, 1, TBT_XSTAT_VALUE);
+    p = pb_put_varint_field(p, 1, TBT_XSTAT_VALUE);
     p = pb_put_double(p, 2, e->value);
   }
   return p;
@@ -356,9 +346,9 @@ int tbt_encode_xspace(const tbt_trace_model *model, const char *host, tbt_buf *o
     int k;
     while ((k = cursor_next(&cu, &e, &L->end_ns)) > 0) events += pb_len_field_size(xevent_size(&e));
     if (k < 0) goto done;
-    L->body = varint_field_size(ids[t]) + pb_len_field_size(strlen(L->line_name)) +
-              varint_field_size((uint64_t)L->start_ns) + events +
-              varint_field_size((uint64_t)((L->end_ns - L->start_ns) * 1000));
+    L->body = pb_varint_field_size(1, ids[t]) + pb_len_field_size(strlen(L->line_name)) +
+              pb_varint_field_size(3, (uint64_t)L->start_ns) + events +
+              pb_varint_field_size(9, (uint64_t)((L->end_ns - L->start_ns) * 1000));
     lines_size += pb_len_field_size(L->body);
   }
   rc = pack_plane_metadata(m, &md, &meta);
@@ -367,7 +357,7 @@ int tbt_encode_xspace(const tbt_trace_model *model, const char *host, tbt_buf *o
   /* XSpace{planes: XPlane{id, name, lines..., <metadata>}, warnings, hostnames}. */
   size_t name_len = strlen(TBT_HOST_PLANE_NAME);
   size_t plane_size =
-      varint_field_size(TBT_HOST_PLANE_ID) + pb_len_field_size(name_len) + lines_size + meta.len;
+      pb_varint_field_size(1, TBT_HOST_PLANE_ID) + pb_len_field_size(name_len) + lines_size + meta.len;
   char warning[96];
   size_t warning_len = 0;
   if (m->dropped)
@@ -382,20 +372,20 @@ int tbt_encode_xspace(const tbt_trace_model *model, const char *host, tbt_buf *o
   if (rc) goto done;
   uint8_t *p = out->data + out->len;
   p = pb_put_len_header(p, 1, plane_size);
-  p = put_varint_field(p, 1, TBT_HOST_PLANE_ID);
+  p = pb_put_varint_field(p, 1, TBT_HOST_PLANE_ID);
   p = pb_put_bytes(p, 2, TBT_HOST_PLANE_NAME, name_len);
   for (size_t t = 0; t < nth; t++) {
     const line_info *L = &li[t];
     p = pb_put_len_header(p, 3, L->body);
-    p = put_varint_field(p, 1, ids[t]);
+    p = pb_put_varint_field(p, 1, ids[t]);
     p = pb_put_bytes(p, 2, L->line_name, strlen(L->line_name));
-    p = put_varint_field(p, 3, (uint64_t)L->start_ns);
+    p = pb_put_varint_field(p, 3, (uint64_t)L->start_ns);
     cursor cu;
     cursor_init(&cu, m, &m->threads[t], &md, L->start_ns);
     xev e;
     int64_t end = L->start_ns;
     while (cursor_next(&cu, &e, &end) > 0) p = put_xevent(p, &e, xevent_size(&e));
-    p = put_varint_field(p, 9, (uint64_t)((L->end_ns - L->start_ns) * 1000));
+    p = pb_put_varint_field(p, 9, (uint64_t)((L->end_ns - L->start_ns) * 1000));
   }
   memcpy(p, meta.data, meta.len);
   p += meta.len;

@@ -19,42 +19,13 @@
 #ifndef TBT_ENCODERS_H
 #define TBT_ENCODERS_H
 
+#include "buf.h"
 #include "tbtrace.h"
+#include "trace_model.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-
-/* A growable byte buffer, allocated with the library allocator. */
-typedef struct tbt_buf {
-  uint8_t *data;
-  size_t len;
-  size_t cap;
-} tbt_buf;
-
-void tbt_buf_free(tbt_buf *b);
-/* Makes room for n more bytes; returns 0 or TBT_ENOMEM. */
-int tbt_buf_reserve(tbt_buf *b, size_t n);
-int tbt_buf_append(tbt_buf *b, const void *data, size_t n);
-
-/* Strings in protobuf messages must be valid UTF-8 (TensorBoard's and xprof's parsers reject the
-** whole message otherwise); span names are whatever the program gave. A names view holds the
-** model's names with every byte of an ill-formed UTF-8 sequence replaced by U+FFFD (the others
-** point at the model's own strings). */
-typedef struct tbt_names {
-  const char **names;   /* nnames entries, never NULL */
-  char *arena;
-} tbt_names;
-int tbt_names_clean(const tbt_trace_model *m, tbt_names *out);
-void tbt_names_free(tbt_names *v);
-/* The well-formed UTF-8 sequence at s (n bytes left): its length, or 0 when ill-formed. */
-size_t tbt_utf8_seq(const unsigned char *s, size_t n);
-
-/* A unique id per model thread, for XLine ids, Chrome tids and NodeExecStats.thread_id: the OS
-** thread id, except for further entries with the same tid (the Lua coroutines recorded on that
-** thread, trace_buffer.h), which get tid + k * 2^22 (k = 1, 2, ...; Linux tids are below 2^22),
-** so each is a row of its own in a viewer. *out (nthreads entries) is freed with tbt_free. */
-int tbt_track_ids(const tbt_trace_model *m, uint64_t **out);
 
 /* ------------------------------------------------------------ RunMetadata */
 
@@ -127,18 +98,40 @@ typedef struct tbt_profile_options {
                                 open an event file in outdir) */
 } tbt_profile_options;
 
+/* The profile formats: one file each in the run directory, <host><extension>. A new format is
+** an encoder and a row of tbt_profile_formats (profile_formats.c); profile_files.c writes every
+** row, and exports list each file under the row's kind. */
+typedef struct tbt_profile_job {
+  const tbt_trace_model *m;
+  const char *host;
+  long pid;
+  const char *process_name;
+  int gzip_level;
+} tbt_profile_job;
+
+typedef struct tbt_profile_format {
+  const char *kind;          /* the export result's name for the file: "xplane" */
+  const char *extension;     /* ".xplane.pb" */
+  int (*write)(const tbt_profile_job *job, int fd);   /* the whole file into fd */
+} tbt_profile_format;
+
+#define TBT_PROFILE_FORMATS 2
+extern const tbt_profile_format tbt_profile_formats[TBT_PROFILE_FORMATS];
+
 typedef struct tbt_profile_paths {
   char *run_dir;             /* <outdir>/plugins/profile/<run>[_<n>] */
-  char *xplane_path;         /* <run_dir>/<host>.xplane.pb */
-  char *chrome_path;         /* <run_dir>/<host>.trace.json.gz */
+  char *files[TBT_PROFILE_FORMATS];   /* <run_dir>/<host><extension>, by tbt_profile_formats row */
   char *marker_path;         /* <outdir>/events.out.tfevents.<T>.<host>.profile-empty, when written */
 } tbt_profile_paths;
+
+/* The path of the file of kind in p, or NULL. */
+const char *tbt_profile_path(const tbt_profile_paths *p, const char *kind);
 
 /* The host name as profile files use it: gethostname() with '/', '\\' and ':' replaced by '_'. */
 void tbt_profile_host(char *buf, size_t size);
 
-/* Writes <run_dir>/<host>.xplane.pb and <host>.trace.json.gz, each to "<final>.tmp.<pid>", fsynced,
-** then renamed. The run directory is new: when <run> exists, "<run>_1", "<run>_2", ... is used.
+/* Writes <run_dir>/<host><extension> of every profile format, each to "<final>.tmp.<pid>",
+** fsynced, then renamed. The run directory is new: when <run> exists, "<run>_1", "<run>_2", ... is used.
 ** When no file in outdir has "tfevents" in its name, also writes the TensorFlow profiler's
 ** ".profile-empty" event file there so TensorBoard sees outdir as a run. On failure everything
 ** this call created is removed and a negative code (-errno) is returned; *out is then empty. */

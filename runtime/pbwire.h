@@ -1,8 +1,8 @@
 /*
-** pbwire.h: protobuf wire-format primitives for the few messages written on the hot path (the
-** Event envelope of every summary). Everything else is packed by protobuf-c; these produce the
-** same bytes for the fields they write, and the tests decode them with protobuf-c's unpacker and
-** an independent reader.
+** pbwire.h: protobuf wire-format primitives, for the messages written by hand where protobuf-c
+** would cost too much: the Event envelope of every summary, and the bulk of the profile encoders
+** (step_stats, XLine events). They produce the bytes protobuf-c would for the fields they write,
+** and the tests decode them with protobuf-c's unpacker and an independent reader.
 */
 #ifndef TBT_PBWIRE_H
 #define TBT_PBWIRE_H
@@ -51,6 +51,18 @@ static inline uint8_t *pb_put_bytes(uint8_t *p, unsigned field, const void *data
   p = pb_put_len_header(p, field, len);
   if (len) memcpy(p, data, len);
   return p + len;
+}
+
+/* A proto3 varint field (any field number): its size, and the field written; both leave a 0 out,
+** as proto3 does. */
+static inline size_t pb_varint_field_size(unsigned field, uint64_t v) {
+  return v ? pb_varint_size((uint64_t)field << 3) + pb_varint_size(v) : 0;
+}
+
+static inline uint8_t *pb_put_varint_field(uint8_t *p, unsigned field, uint64_t v) {
+  if (!v) return p;
+  p = pb_put_varint(p, (uint64_t)field << 3 | PB_VARINT);
+  return pb_put_varint(p, v);
 }
 
 static inline uint8_t *pb_put_double(uint8_t *p, unsigned field, double v) {

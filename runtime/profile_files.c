@@ -1,8 +1,8 @@
 /*
 ** profile_files.c: the profile directory TensorBoard's profile plugin reads.
 **
-**   <outdir>/plugins/profile/<run>/<host>.xplane.pb        XSpace
-**   <outdir>/plugins/profile/<run>/<host>.trace.json.gz    Chrome trace JSON, gzip
+**   <outdir>/plugins/profile/<run>/<host><extension>       one per profile format (encoders.h):
+**                                                          .xplane.pb, .trace.json.gz
 **   <outdir>/events.out.tfevents.<T>.<host>.profile-empty  only when outdir holds no event file
 **
 ** <run> is the local time as YYYY_MM_DD_HH_MM_SS (what TensorFlow's profiler uses) or the policy's
@@ -96,15 +96,14 @@ static int fill_bytes(void *ud, int fd) {
   return tbt_write_all(fd, b->data, b->len, NULL);
 }
 
-typedef struct chrome_job {
-  const tbt_trace_model *m;
-  const tbt_chrome_options *o;
-  int level;
-} chrome_job;
+typedef struct format_job {
+  const tbt_profile_format *f;
+  const tbt_profile_job *job;
+} format_job;
 
-static int fill_chrome(void *ud, int fd) {
-  const chrome_job *j = ud;
-  return tbt_chrome_json_gz_fd(j->m, j->o, j->level, fd);
+static int fill_format(void *ud, int fd) {
+  const format_job *j = ud;
+  return j->f->write(j->job, fd);
 }
 
 /* 1 when a file in dir has "tfevents" in its name (dir unreadable: 0). */
@@ -145,10 +144,15 @@ static int claim_run_dir(const char *root, const char *base, char **out) {
 
 void tbt_profile_paths_free(tbt_profile_paths *p) {
   tbt_free(p->run_dir);
-  tbt_free(p->xplane_path);
-  tbt_free(p->chrome_path);
+  for (int i = 0; i < TBT_PROFILE_FORMATS; i++) tbt_free(p->files[i]);
   tbt_free(p->marker_path);
   memset(p, 0, sizeof *p);
+}
+
+const char *tbt_profile_path(const tbt_profile_paths *p, const char *kind) {
+  for (int i = 0; i < TBT_PROFILE_FORMATS; i++)
+    if (strcmp(tbt_profile_formats[i].kind, kind) == 0) return p->files[i];
+  return NULL;
 }
 
 /* 1 when dir can be read and holds no entry. */
@@ -175,8 +179,8 @@ static int marker_unneeded(const tbt_profile_paths *p) {
 }
 
 void tbt_profile_remove(const tbt_profile_paths *p) {
-  if (p->xplane_path) unlink(p->xplane_path);
-  if (p->chrome_path) unlink(p->chrome_path);
+  for (int i = 0; i < TBT_PROFILE_FORMATS; i++)
+    if (p->files[i]) unlink(p->files[i]);
   if (p->run_dir) rmdir(p->run_dir);
   if (p->marker_path && marker_unneeded(p)) unlink(p->marker_path);
 }
@@ -198,36 +202,31 @@ int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tb
     run = stamp;
   }
 
-  tbt_buf xs = {0};
   tbt_profile_paths p = {0};
-  char *xplane = NULL, *chrome = NULL, *marker = NULL;
+  char *file = NULL, *marker = NULL;
   char *root = path_fmt("%s/plugins/profile", o->outdir);
   int rc = root ? tbt_mkdir_p(root, 0755) : TBT_ENOMEM;
   if (!rc) rc = claim_run_dir(root, run, &p.run_dir);
   if (rc) goto fail;
-  xplane = path_fmt("%s/%s.xplane.pb", p.run_dir, host);
-  chrome = path_fmt("%s/%s.trace.json.gz", p.run_dir, host);
-  if (!xplane || !chrome) {
-    rc = TBT_ENOMEM;
-    goto fail;
+
+  tbt_profile_job job;
+  job.m = m;
+  job.host = host;
+  job.pid = o->pid ? o->pid : (long)getpid();
+  job.process_name = o->process_name ? o->process_name : program_invocation_short_name;
+  job.gzip_level = o->gzip_level;
+  for (int i = 0; i < TBT_PROFILE_FORMATS; i++) {
+    const tbt_profile_format *f = &tbt_profile_formats[i];
+    if (!(file = path_fmt("%s/%s%s", p.run_dir, host, f->extension))) {
+      rc = TBT_ENOMEM;
+      goto fail;
+    }
+    rc = write_atomic(file, fill_format, &(format_job){f, &job});
+    if (rc) goto fail;
+    /* A file joins p (and is removed on failure) once it exists under its final name. */
+    p.files[i] = file;
+    file = NULL;
   }
-
-  /* A file joins p (and is removed on failure) once it exists under its final name. */
-  rc = tbt_encode_xspace(m, host, &xs);
-  if (!rc) rc = write_atomic(xplane, fill_bytes, &(bytes){xs.data, xs.len});
-  if (rc) goto fail;
-  p.xplane_path = xplane;
-  xplane = NULL;
-  tbt_buf_free(&xs);
-
-  tbt_chrome_options co;
-  co.pid = o->pid ? o->pid : (long)getpid();
-  co.process_name = o->process_name ? o->process_name : program_invocation_short_name;
-  co.host = host;
-  rc = write_atomic(chrome, fill_chrome, &(chrome_job){m, &co, o->gzip_level});
-  if (rc) goto fail;
-  p.chrome_path = chrome;
-  chrome = NULL;
 
   if (!o->no_marker && !has_event_file(o->outdir)) {
     marker = path_fmt("%s/events.out.tfevents.%010lld.%s.profile-empty", o->outdir,
@@ -251,12 +250,10 @@ int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tb
   return 0;
 
 fail:
-  tbt_free(xplane);
-  tbt_free(chrome);
+  tbt_free(file);
   tbt_free(marker);
   tbt_profile_remove(&p);
   tbt_profile_paths_free(&p);
-  tbt_buf_free(&xs);
   tbt_free(root);
   return rc;
 }

@@ -80,8 +80,8 @@ static uint64_t count_unfinished(const tbt_trace_model *m, char *names, size_t s
 
 #define UNFINISHED_NAMES 512
 
-/* The most rows an export lists: events, profile_dir, xplane, chrome_trace, profile_marker. */
-#define MAX_FILES 5
+/* The most rows an export lists: events, profile_dir, one per profile format, profile_marker. */
+#define MAX_FILES (3 + TBT_PROFILE_FORMATS)
 
 /* Moves *path (when set) into a row of r, whose room was made before anything was written. */
 static void add_file(tbt_export_result *r, const char *kind, char **path) {
@@ -202,8 +202,8 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
   if (res) {
     if (wrote) add_file(res, "events", &events_path);
     add_file(res, "profile_dir", &paths.run_dir);
-    add_file(res, "xplane", &paths.xplane_path);
-    add_file(res, "chrome_trace", &paths.chrome_path);
+    for (int i = 0; i < TBT_PROFILE_FORMATS; i++)
+      add_file(res, tbt_profile_formats[i].kind, &paths.files[i]);
     add_file(res, "profile_marker", &paths.marker_path);
     res->wrote_summary = wrote;
     res->spans = count_spans(&model);

@@ -1,11 +1,32 @@
 /*
-** utf8.h: UTF-8 validation. Protobuf string fields must hold valid UTF-8 or TensorBoard's reader
-** rejects the whole event, so tags and descriptions are checked before they are written.
+** utf8.h: the one UTF-8 decoder (internal), after the well-formed byte sequences of Unicode table
+** 3-7. tbt_utf8_valid (public, tbtrace.h) checks whole strings with it; the names view
+** (trace_model.h) and the JSON escaper replace what it rejects by U+FFFD.
 */
 #ifndef TBT_UTF8_H
 #define TBT_UTF8_H
 
-/* tbt_utf8_valid is public (tbtrace.h). */
 #include "tbtrace.h"
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0 when it is ill-formed. */
+static inline size_t tbt_utf8_seq(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  if (c < 0x80) return 1;
+  if (c < 0xC2) return 0;
+  if (c < 0xE0) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+  if (c < 0xF0) {
+    if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && s[1] < 0xA0) return 0;   /* overlong */
+    if (c == 0xED && s[1] > 0x9F) return 0;   /* surrogates */
+    return 3;
+  }
+  if (c < 0xF5) {
+    if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+    if (c == 0xF0 && s[1] < 0x90) return 0;   /* overlong */
+    if (c == 0xF4 && s[1] > 0x8F) return 0;   /* past U+10FFFF */
+    return 4;
+  }
+  return 0;
+}
 
 #endif

@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include "encoders.h"
+#include "utf8.h"
 #include "tbtrace.h"
 
 #include "run_metadata.pb-c.h"
@@ -945,13 +946,13 @@ static int is_dir(const char *p) {
 static void check_profile_contents(const tbt_trace_model *m, const tbt_profile_paths *p,
                                    const char *host) {
   size_t len;
-  uint8_t *data = tu_read_file(p->xplane_path, &len);
+  uint8_t *data = tu_read_file(tbt_profile_path(p, "xplane"), &len);
   tbt_buf want = {0};
   CHECK_EQ_INT(tbt_encode_xspace(m, host, &want), 0);
   CHECK(data && len == want.len && memcmp(data, want.data, len) == 0);
   free(data);
   tbt_buf_free(&want);
-  data = tu_read_file(p->chrome_path, &len);
+  data = tu_read_file(tbt_profile_path(p, "chrome_trace"), &len);
   tbt_chrome_options o = {42, "p", host};
   CHECK_EQ_INT(tbt_encode_chrome_json(m, &o, &want), 0);
   size_t un = 0;
@@ -985,9 +986,9 @@ static void test_profile_files(void) {
   snprintf(want, sizeof want, "%s/%s", root, stamp);
   CHECK_EQ_STR(p.run_dir, want);
   snprintf(want, sizeof want, "%s/%s/hostA.xplane.pb", root, stamp);
-  CHECK_EQ_STR(p.xplane_path, want);
+  CHECK_EQ_STR(tbt_profile_path(&p, "xplane"), want);
   snprintf(want, sizeof want, "%s/%s/hostA.trace.json.gz", root, stamp);
-  CHECK_EQ_STR(p.chrome_path, want);
+  CHECK_EQ_STR(tbt_profile_path(&p, "chrome_trace"), want);
   snprintf(want, sizeof want, "%s/events.out.tfevents.1700000000.hostA.profile-empty", outdir);
   CHECK_EQ_STR(p.marker_path, want);
   check_profile_contents(&m, &p, "hostA");
@@ -1055,7 +1056,7 @@ static void test_profile_files(void) {
   po.host = NULL;
   CHECK_EQ_INT(tbt_profile_write(&m, &po, &p), 0);
   snprintf(want, sizeof want, "/%s.xplane.pb", h);
-  CHECK(p.xplane_path && strstr(p.xplane_path, want) != NULL);
+  CHECK(tbt_profile_path(&p, "xplane") && strstr(tbt_profile_path(&p, "xplane"), want) != NULL);
   tbt_profile_paths_free(&p);
   po.host = "hostA";
 
@@ -1086,7 +1087,7 @@ static void test_profile_failures(void) {
   snprintf(outdir, sizeof outdir, "%s/out", file);
   po.outdir = outdir;
   CHECK_EQ_INT(tbt_profile_write(&m, &po, &p), -ENOTDIR);
-  CHECK(p.run_dir == NULL && p.xplane_path == NULL && p.chrome_path == NULL);
+  CHECK(p.run_dir == NULL && tbt_profile_path(&p, "xplane") == NULL && tbt_profile_path(&p, "chrome_trace") == NULL);
 
   /* An unwritable outdir (permissions do not bind root). */
   snprintf(outdir, sizeof outdir, "%s/ro", base);

@@ -430,8 +430,8 @@ static void profile_options(tbt_profile_options *po, const char *outdir) {
 
 static void report_paths(report *r, const tbt_profile_paths *p) {
   copy(r->run_dir, p->run_dir);
-  copy(r->xplane, p->xplane_path);
-  copy(r->chrome, p->chrome_path);
+  copy(r->xplane, tbt_profile_path(p, "xplane"));
+  copy(r->chrome, tbt_profile_path(p, "chrome_trace"));
   copy(r->marker, p->marker_path);
 }
 
@@ -562,13 +562,13 @@ static void test_failed_export_keeps_marker(void) {
   tbt_profile_paths p;
   memset(&p, 0, sizeof p);
   p.run_dir = b.run_dir;
-  p.xplane_path = b.xplane;
-  p.chrome_path = b.chrome;
+  p.files[0] = b.xplane;   /* the formats' rows: xplane, chrome_trace */
+  p.files[1] = b.chrome;
   tbt_profile_remove(&p);
   CHECK_EQ_INT(count_entries(outdir, "profile-empty"), 1);   /* B never owned it */
   p.run_dir = a.run_dir;
-  p.xplane_path = a.xplane;
-  p.chrome_path = a.chrome;
+  p.files[0] = a.xplane;
+  p.files[1] = a.chrome;
   p.marker_path = a.marker;
   tbt_profile_remove(&p);   /* A's undo again, now with no run left */
   CHECK_EQ_INT(count_entries(outdir, "profile-empty"), 0);

@@ -159,10 +159,10 @@ int main(void) {
     CHECK_EQ_INT(tbt_trace_on(&o), 0);
     span("host");
     double t0 = now();
-    CHECK_EQ_INT(tbt_trace_export("attack", TBT_STEP(200), NULL), TBT_EPOLICY);
+    CHECK_EQ_INT(tbt_policy_export("attack", TBT_STEP(200), NULL, NULL), TBT_EPOLICY);
     CHECK(now() - t0 < 0.3 + 0.5);
-    CHECK(mentions(tbt_export_error(), i == 0 ? "exceeded the time budget (0.3 s)" : "exceeded the memory budget (16 MiB)"));
-    CHECK_EQ_INT(tbt_trace_export("fine", TBT_STEP(200), NULL), 0);
+    CHECK(mentions(tbt_policy_error(), i == 0 ? "exceeded the time budget (0.3 s)" : "exceeded the memory budget (16 MiB)"));
+    CHECK_EQ_INT(tbt_policy_export("fine", TBT_STEP(200), NULL, NULL), 0);
     tbt_policy_unload();
   }
   CHECK_EQ_INT(tbt_policy_set_budgets(0, 0), 0);

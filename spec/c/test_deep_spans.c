@@ -96,7 +96,8 @@ static void deep_export(long depth, int profiler) {
   CHECK_EQ_U64(st.dropped, 0);
   size_t before = __atomic_load_n(&g_live, __ATOMIC_RELAXED);
   __atomic_store_n(&g_peak, before, __ATOMIC_RELAXED);
-  CHECK_EQ_INT(tbt_trace_export("deep", TBT_STEP(1), NULL), 0);
+  tbt_export_result res;
+  CHECK_EQ_INT(tu_export("deep", TBT_STEP(1), NULL, &res), 0);
   CHECK_EQ_INT(tbt_writer_flush(w), 0);
   size_t peak = __atomic_load_n(&g_peak, __ATOMIC_RELAXED);
   /* The trace is held until the export ends; the export itself stays within the budget. */
@@ -105,7 +106,7 @@ static void deep_export(long depth, int profiler) {
     fprintf(stderr, "depth %ld: the export held %zu MiB over the trace's %zu MiB\n", depth,
             (peak - before) >> 20, (size_t)(st.bytes >> 20));
   CHECK(peak - before <= BUDGET);
-  CHECK_EQ_U64(tbt_last_export()->spans, (uint64_t)depth);
+  CHECK_EQ_U64(res.spans, (uint64_t)depth);
 
   /* The graph: one node per bounded path, each name as chain_path says. */
   tu_events ev = {NULL, NULL, NULL, 0, 0};
@@ -139,16 +140,18 @@ static void deep_export(long depth, int profiler) {
   tu_events_free(&ev);
   if (profiler) {
     /* Linear: the profile files take a bounded number of bytes per span. */
-    const tbt_export_result *r = tbt_last_export();
+    const char *xp = tbt_export_result_path(&res, "xplane");
+    const char *jp = tbt_export_result_path(&res, "chrome_trace");
     size_t xs = 0, js = 0;
-    uint8_t *x = r->xplane_path ? tu_read_file(r->xplane_path, &xs) : NULL;
-    uint8_t *j = r->chrome_trace_path ? tu_read_file(r->chrome_trace_path, &js) : NULL;
+    uint8_t *x = xp ? tu_read_file(xp, &xs) : NULL;
+    uint8_t *j = jp ? tu_read_file(jp, &js) : NULL;
     CHECK(x && j);
     CHECK(xs < (size_t)depth * 64 + 65536);
     CHECK(js < (size_t)depth * 64 + 65536);
     free(x);
     free(j);
   }
+  tbt_export_result_free(&res);
   tbt_set_default_writer(NULL);
   tbt_writer_free(w);
 }

@@ -154,8 +154,9 @@ void tbt_hook_arm(tbt_hookmux *m, lua_State *T) {
   lua_sethook(T, mux_hook, ALL_EVENTS, 1);
 }
 
+/* Every state that opens the module sets it (to the same function), possibly at once. */
 void tbt_hook_on_remote(tbt_hook_remote_fn fn) {
-  g_remote = fn;
+  __atomic_store_n(&g_remote, fn, __ATOMIC_RELEASE);
 }
 
 int tbt_hook_broadcast(lua_State *L, int signo) {
@@ -284,7 +285,8 @@ static void mux_hook(lua_State *L, lua_Debug *ar) {
   if (reapply) apply(m, L, u);
   hclient *s = &m->c[TBT_HOOK_SAMPLES];
   if (fires[TBT_HOOK_SAMPLES] && s->fn) s->fn(L, ar, s->ud);
-  if (remote && g_remote) g_remote(L);
+  tbt_hook_remote_fn on_remote = __atomic_load_n(&g_remote, __ATOMIC_ACQUIRE);
+  if (remote && on_remote) on_remote(L);
   /* Last, as each may raise. */
   hclient *b = &m->c[TBT_HOOK_BUDGET];
   if (fires[TBT_HOOK_BUDGET] && b->fn) b->fn(L, ar, b->ud);

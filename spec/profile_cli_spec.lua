@@ -1,6 +1,7 @@
 -- profile_cli_spec.lua: `tbtrace --profile script.lua` and `tbtrace flame FILE.folded`, run as
 -- commands; the table they print is checked against the folded file the profile wrote.
 local fs = require "fs"
+local wire = require "wire"
 
 local exe = os.getenv("TBTRACE_EXE") or "build/tbtrace"
 
@@ -93,6 +94,16 @@ describe("tbtrace --profile", function()
     assert.are.equal(3, code, out)
     assert.matches("by self time:", out)
     folded_of(dir .. "/exited")
+    -- with --calls every call of the script is a span in the Chrome trace too
+    local traces = fs.find(dir .. "/exited", "*.trace.json.gz")
+    assert.are.equal(1, #traces)
+    local spans = {}
+    for _, e in ipairs(wire.json_decode(wire.gunzip(traces[1])).traceEvents) do
+      if e.ph == "X" then spans[e.name] = (spans[e.name] or 0) + 1 end
+    end
+    assert.is_true((spans["hot (work.lua:1)"] or 0) >= 20, "hot calls traced")
+    assert.are.equal(spans["hot (work.lua:1)"], spans["cold (work.lua:2)"])
+    assert.are.equal(spans["hot (work.lua:1)"], spans["driver (work.lua:3)"])
   end)
 
   it("reports what it cannot do", function()

@@ -227,7 +227,7 @@ static ptrdiff_t find_frame(const cstack *s, const void *ci) {
 
 /* ------------------------------------------------------------------ names */
 
-static char *tbt_lua_strdup(const char *s) {
+static char *dupstr(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
   if (d) memcpy(d, s, n);
@@ -338,7 +338,7 @@ static const fslot *lookup(lua_State *L, calls *c, lua_Debug *ar) {
   const char *s = is_c ? lua_pushfstring(L, "%s ([C])", name)
                        : lua_pushfstring(L, "%s (%s:%d)", name, ar->short_src, ar->linedefined);
   e.id = tbt_intern(s);
-  e.name = tbt_lua_strdup(s);
+  e.name = dupstr(s);
   e.traced = e.id && e.name && traced;
   lua_getiuservalue(L, ud, UV_ANCHORS);
   lua_pushvalue(L, top);

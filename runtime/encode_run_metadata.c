@@ -452,7 +452,9 @@ int tbt_encode_run_metadata(const tbt_trace_model *model, int variant, tbt_buf *
   if (rc) goto done;
 
   rc = TBT_ENOMEM;
-  enum { DEVLEN = sizeof TBT_THREAD_DEVICE_PREFIX + 24 };
+  /* "<task>/device:CPU:<i>"; the task prefix is cut at 192 bytes (job names are short) */
+  enum { DEVLEN = 192 + sizeof "/device:CPU:" + 24 };
+  const char *task = m->task ? m->task : TBT_LOCAL_TASK;
   devnames = tbt_malloc((nth ? nth : 1) * DEVLEN);
   sorted = tbt_malloc((nn ? nn : 1) * sizeof *sorted);
   defs = tbt_malloc((nn ? nn : 1) * sizeof *defs);
@@ -463,7 +465,7 @@ int tbt_encode_run_metadata(const tbt_trace_model *model, int variant, tbt_buf *
   values = tbt_malloc((nn ? nn : 1) * NATTR * sizeof *values);
   if (!devnames || !sorted || !defs || !defp || !inputs || !entries || !entryp || !values) goto done;
   for (size_t t = 0; t < nth; t++)
-    snprintf(devnames + t * DEVLEN, DEVLEN, "%s%zu", TBT_THREAD_DEVICE_PREFIX, t);
+    snprintf(devnames + t * DEVLEN, DEVLEN, "%.192s/device:CPU:%zu", task, t);
 
   if (full) {
     labels = make_labels(&g);

@@ -16,7 +16,8 @@
 **                   and lists name as long_name); instants and counters by their name. A
 **                   category is a "category" stat of the metadata, so events carry no strings;
 **   stat_metadata   1 "category", 2 "unfinished" (uint64 1 on spans still open at export),
-**                   3 "value" (the double of a counter sample).
+**                   3 "value" (the double of a counter sample), 4 "task" in a cluster;
+**   stats           in a cluster, "task": the process's "/job:<job>/replica:0/task:<i>".
 ** XSpace.hostnames = [host]; records lost to the memory limit are reported in XSpace.warnings.
 ** Names that are not well-formed UTF-8 are written with U+FFFD in place of the bad bytes.
 **
@@ -242,6 +243,7 @@ static int64_t thread_start(const tbt_trace_model *m, const tbt_model_thread *th
 static char s_category[] = "category";
 static char s_unfinished[] = "unfinished";
 static char s_value[] = "value";
+static char s_task[] = "task";
 
 /* The plane's metadata maps (fields 4 and 5), packed by protobuf-c. */
 static int pack_plane_metadata(const tbt_trace_model *m, const metas *md, tbt_buf *out) {
@@ -273,10 +275,11 @@ static int pack_plane_metadata(const tbt_trace_model *m, const metas *md, tbt_bu
     ee[i].value = &em[i];
     eep[i] = &ee[i];
   }
-  Tensorflow__Profiler__XStatMetadata sm[3];
-  Tensorflow__Profiler__XPlane__StatMetadataEntry se[3], *sep[3];
-  char *snames[3] = {s_category, s_unfinished, s_value};
-  for (int i = 0; i < 3; i++) {
+  Tensorflow__Profiler__XStatMetadata sm[4];
+  Tensorflow__Profiler__XPlane__StatMetadataEntry se[4], *sep[4];
+  char *snames[4] = {s_category, s_unfinished, s_value, s_task};
+  int nstats = m->task ? 4 : 3;
+  for (int i = 0; i < nstats; i++) {
     tensorflow__profiler__xstat_metadata__init(&sm[i]);
     sm[i].id = i + 1;
     sm[i].name = snames[i];
@@ -288,8 +291,16 @@ static int pack_plane_metadata(const tbt_trace_model *m, const metas *md, tbt_bu
   Tensorflow__Profiler__XPlane plane = TENSORFLOW__PROFILER__XPLANE__INIT;
   plane.n_event_metadata = n;
   plane.event_metadata = eep;
-  plane.n_stat_metadata = 3;
+  plane.n_stat_metadata = (size_t)nstats;
   plane.stat_metadata = sep;
+  Tensorflow__Profiler__XStat task = TENSORFLOW__PROFILER__XSTAT__INIT, *taskp = &task;
+  if (m->task) {
+    task.metadata_id = TBT_XSTAT_TASK;
+    task.value_case = TENSORFLOW__PROFILER__XSTAT__VALUE_STR_VALUE;
+    task.str_value = (char *)m->task;
+    plane.n_stats = 1;
+    plane.stats = &taskp;
+  }
   size_t len = tensorflow__profiler__xplane__get_packed_size(&plane);
   rc = tbt_buf_reserve(out, len);
   if (!rc) out->len += tensorflow__profiler__xplane__pack(&plane, out->data + out->len);

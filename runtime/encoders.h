@@ -9,11 +9,13 @@
 **
 ** Layout choices:
 **   - thread i of the model (model order) is the device "/job:localhost/replica:0/task:0/device:CPU:<i>"
-**     in GraphDef and step_stats: TensorBoard's graph view only uses stats of devices whose name
-**     ends in "device:<type>:<n>", and a device per thread lets it colour nodes by thread;
+**     in GraphDef and step_stats ("<m->task>/device:CPU:<i>" in a cluster, so the processes of a
+**     job tell apart): TensorBoard's graph view only uses stats of devices whose name ends in
+**     "device:<type>:<n>", and a device per thread lets it colour nodes by thread;
 **   - a GraphDef node per distinct span path: name = path, op = category (first seen) or "Span",
 **     inputs = the declared dependencies into it, else its parent's path;
-**   - XSpace: one plane "/host:CPU" (id 49, TensorFlow's host plane id), one line per thread.
+**   - XSpace: one plane "/host:CPU" (id 49, TensorFlow's host plane id), one line per thread; in a
+**     cluster the plane has a "task" stat holding m->task.
 ** All functions return 0 or a negative code (TBT_ENOMEM, TBT_ERANGE, -errno).
 */
 #ifndef TBT_ENCODERS_H
@@ -32,8 +34,10 @@
 /* GraphDef.versions.producer of every graph tbtrace writes. TensorBoard only requires graphs
 ** merged under one tag to agree on it; 1 marks "not a TensorFlow graph". */
 #define TBT_GRAPH_PRODUCER 1
-/* Prefix of the device name of thread i ("<prefix><i>"). */
-#define TBT_THREAD_DEVICE_PREFIX "/job:localhost/replica:0/task:0/device:CPU:"
+/* Prefix of the device name of thread i ("<prefix><i>") outside a cluster; in one the task is
+** the model's (m->task, "/job:worker/replica:0/task:3") and the prefix "<task>/device:CPU:". */
+#define TBT_LOCAL_TASK "/job:localhost/replica:0/task:0"
+#define TBT_THREAD_DEVICE_PREFIX TBT_LOCAL_TASK "/device:CPU:"
 /* NodeDef.op of a span without a category. */
 #define TBT_SPAN_OP "Span"
 
@@ -49,7 +53,7 @@ int tbt_encode_run_metadata(const tbt_trace_model *m, int variant, tbt_buf *out)
 #define TBT_HOST_PLANE_ID 49
 #define TBT_HOST_PLANE_NAME "/host:CPU"
 /* XStatMetadata ids of the host plane. */
-enum { TBT_XSTAT_CATEGORY = 1, TBT_XSTAT_UNFINISHED = 2, TBT_XSTAT_VALUE = 3 };
+enum { TBT_XSTAT_CATEGORY = 1, TBT_XSTAT_UNFINISHED = 2, TBT_XSTAT_VALUE = 3, TBT_XSTAT_TASK = 4 };
 
 /* Serialized XSpace into *out (appended); host goes to XSpace.hostnames. */
 int tbt_encode_xspace(const tbt_trace_model *m, const char *host, tbt_buf *out);
@@ -89,7 +93,11 @@ size_t tbt_format_micros(char *dst, int64_t ns);
 typedef struct tbt_profile_options {
   const char *outdir;        /* required */
   const char *run_name;      /* NULL: the local time as YYYY_MM_DD_HH_MM_SS */
-  const char *host;          /* NULL: tbt_profile_host() */
+  const char *host;          /* the <host> of the file names; NULL: tbt_profile_host(), and for a
+                                process of a job (tbt_cluster_get) "<that>_<job_name>_<task_index>",
+                                its XSpace then carrying the task when the model names none */
+  const char *hostname;      /* XSpace.hostnames and the Chrome trace's otherData.host; NULL:
+                                the machine's for a process of a job, else host */
   time_t when;               /* 0: now */
   int gzip_level;            /* -1: 1 */
   long pid;                  /* for the Chrome JSON; 0: getpid() */
@@ -130,11 +138,13 @@ const char *tbt_profile_path(const tbt_profile_paths *p, const char *kind);
 /* The host name as profile files use it: gethostname() with '/', '\\' and ':' replaced by '_'. */
 void tbt_profile_host(char *buf, size_t size);
 
-/* Writes <run_dir>/<host><extension> of every profile format, each to "<final>.tmp.<pid>",
-** fsynced, then renamed. The run directory is new: when <run> exists, "<run>_1", "<run>_2", ... is used.
-** When no file in outdir has "tfevents" in its name, also writes the TensorFlow profiler's
-** ".profile-empty" event file there so TensorBoard sees outdir as a run. On failure everything
-** this call created is removed and a negative code (-errno) is returned; *out is then empty. */
+/* Writes <run_dir>/<host><extension> of every profile format: complete and fsynced in a staging
+** directory first, then published (profile_stage.h): a new <run> appears with all of them at
+** once; an existing <run> is joined; a <run> already holding this <host>'s first file is taken,
+** and "<run>_1", "<run>_2", ... are tried. When no file in outdir has "tfevents" in its name, also
+** writes the TensorFlow profiler's ".profile-empty" event file there so TensorBoard sees outdir as
+** a run. On failure everything this call created is removed and a negative code (-errno) is
+** returned; *out is then empty. */
 int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tbt_profile_paths *out);
 
 /* Removes what a successful tbt_profile_write created: files, then the run directory, then the

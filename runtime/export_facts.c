@@ -13,9 +13,14 @@
 #include <unistd.h>
 
 static uint64_t g_exports;
+static uint64_t g_attempts;
 
 void tbt_export_count_success(void) {
   __atomic_fetch_add(&g_exports, 1, __ATOMIC_RELAXED);
+}
+
+void tbt_export_count_attempt(void) {
+  __atomic_fetch_add(&g_attempts, 1, __ATOMIC_RELAXED);
 }
 
 /* The record condition alone (tbt_should_record_summaries also needs a default writer). */
@@ -77,6 +82,7 @@ int tbt_export_get_facts(tbt_export_facts *f) {
   f->pid = (long)getpid();
   f->time = tbt_wall_time();
   f->export_index = __atomic_load_n(&g_exports, __ATOMIC_RELAXED) + 1;
+  f->export_attempt = __atomic_load_n(&g_attempts, __ATOMIC_RELAXED) + 1;
   f->spans = st.records;
   f->dropped = st.dropped;
   f->threads = st.threads;
@@ -84,6 +90,13 @@ int tbt_export_get_facts(tbt_export_facts *f) {
   int rc = 0;
   if (w) rc = copy(&f->logdir, tbt_writer_logdir(w));
   if (!rc) rc = copy(&f->host, host);
+  tbt_cluster c;
+  if (!rc && tbt_cluster_get(&c) == 1) {
+    tbt_cluster *own = tbt_malloc(sizeof *own);
+    if (own) *own = c;
+    else rc = TBT_ENOMEM;
+    f->cluster = own;
+  }
   if (rc) tbt_export_facts_free(f);
   return rc;
 }
@@ -93,5 +106,6 @@ void tbt_export_facts_free(tbt_export_facts *f) {
   tbt_free((void *)f->logdir);
   tbt_free((void *)f->profiler_outdir);
   tbt_free((void *)f->host);
+  tbt_free((void *)f->cluster);
   memset(f, 0, sizeof *f);
 }

@@ -15,4 +15,8 @@ int tbt_export_read_state(const tbt_export_request *req, tbt_trace_options *topt
 /* Counts an export that succeeded (tbt_export_get_facts: export_index). */
 void tbt_export_count_success(void);
 
+/* Counts a call of tbt_trace_export_ex, whatever its outcome (tbt_export_get_facts:
+** export_attempt). */
+void tbt_export_count_attempt(void);
+
 #endif

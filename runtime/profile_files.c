@@ -6,10 +6,13 @@
 **   <outdir>/events.out.tfevents.<T>.<host>.profile-empty  only when outdir holds no event file
 **
 ** <run> is the local time as YYYY_MM_DD_HH_MM_SS (what TensorFlow's profiler uses) or the policy's
-** run name. TensorFlow overwrites a run of the same second; here the run directory is always new
-** ("<run>_1", "<run>_2", ... when taken), claimed with mkdir so two exporters never share one.
-** Every file is written to "<final>.tmp.<pid>", fsynced and renamed, so a reader sees either no
-** file or all of it. The marker event file is what TensorFlow's profiler writes to make outdir a
+** run name; <host> the host name, with the task appended for a process of a job
+** (<host>_<job>_<task>, tbt_cluster_get), so every process of a job has files of its own. The
+** files are written complete into a staging directory and published from there
+** (profile_stage.c): a new run appears whole by one rename, an existing run is joined file by
+** file, and a run already holding this <host>'s first file (.xplane.pb) is taken ("<run>_1",
+** "<run>_2", ... then). TensorFlow overwrites a run of the same second; here nothing is ever
+** replaced. The marker event file is what TensorFlow's profiler writes to make outdir a
 ** TensorBoard run (the plugin looks for profiles below runs); it holds the first record of an
 ** event file only. Other processes' profiles in outdir rely on the marker too, so removing a run
 ** (a failed export undoing itself) removes the marker only when no run is left beside it.
@@ -18,8 +21,10 @@
 #include "encoders.h"
 
 #include "alloc.h"
+#include "cluster.h"
 #include "fs.h"
 #include "pbwire.h"
+#include "profile_stage.h"
 #include "record.h"
 #include "tbtrace.h"
 
@@ -64,25 +69,19 @@ static void sync_dir(const char *dir) {
   }
 }
 
-/* Writes the file through "<path>.tmp.<pid>": fill(ud, fd) writes the contents. */
+/* Writes the file `name` of the stage: fill(ud, fd) writes the contents, then it is fsynced. */
 typedef int (*fill_fn)(void *ud, int fd);
 
-static int write_atomic(const char *path, fill_fn fill, void *ud) {
-  char *tmp = path_fmt("%s.tmp.%ld", path, (long)getpid());
-  if (!tmp) return TBT_ENOMEM;
+static int write_staged(const tbt_stage *st, const char *name, fill_fn fill, void *ud) {
+  char *path = tbt_stage_path(st, name);
+  if (!path) return TBT_ENOMEM;
   int rc = 0;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    rc = -errno;
-    tbt_free(tmp);
-    return rc;
-  }
-  rc = fill(ud, fd);
-  if (!rc && fsync(fd) != 0) rc = -errno;
-  if (close(fd) != 0 && !rc) rc = -errno;
-  if (!rc && rename(tmp, path) != 0) rc = -errno;
-  if (rc) unlink(tmp);
-  tbt_free(tmp);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) rc = -errno;
+  if (!rc) rc = fill(ud, fd);
+  if (!rc) rc = tbt_fsync(fd);
+  if (fd >= 0 && close(fd) != 0 && !rc) rc = -errno;
+  tbt_free(path);
   return rc;
 }
 
@@ -126,22 +125,6 @@ static size_t marker_record(uint8_t *dst, time_t when) {
   return tbt_record_frame(dst, ev, (size_t)(p - ev));
 }
 
-/* Creates root/<base>, or root/<base>_<n> when taken; the chosen path in *out. */
-static int claim_run_dir(const char *root, const char *base, char **out) {
-  for (unsigned n = 0; n < 100000; n++) {
-    char *dir = n ? path_fmt("%s/%s_%u", root, base, n) : path_fmt("%s/%s", root, base);
-    if (!dir) return TBT_ENOMEM;
-    if (mkdir(dir, 0755) == 0) {
-      *out = dir;
-      return 0;
-    }
-    int err = errno;
-    tbt_free(dir);
-    if (err != EEXIST) return -err;
-  }
-  return -EEXIST;
-}
-
 void tbt_profile_paths_free(tbt_profile_paths *p) {
   tbt_free(p->run_dir);
   for (int i = 0; i < TBT_PROFILE_FORMATS; i++) tbt_free(p->files[i]);
@@ -179,7 +162,8 @@ static int marker_unneeded(const tbt_profile_paths *p) {
 }
 
 void tbt_profile_remove(const tbt_profile_paths *p) {
-  for (int i = 0; i < TBT_PROFILE_FORMATS; i++)
+  /* the first format's file (.xplane.pb) last: a run never shows a host without it */
+  for (int i = TBT_PROFILE_FORMATS; i-- > 0;)
     if (p->files[i]) unlink(p->files[i]);
   if (p->run_dir) rmdir(p->run_dir);
   if (p->marker_path && marker_unneeded(p)) unlink(p->marker_path);
@@ -189,9 +173,28 @@ int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tb
   if (!out) return TBT_EINVAL;
   memset(out, 0, sizeof *out);
   if (!m || !o || !o->outdir || !*o->outdir) return TBT_EINVAL;
-  char host[256];
-  if (o->host) snprintf(host, sizeof host, "%s", o->host);
-  else tbt_profile_host(host, sizeof host);
+  char machine[256], host[512], task[256];
+  tbt_profile_host(machine, sizeof machine);
+  const char *hostname = o->hostname;
+  tbt_trace_model with_task;
+  tbt_cluster cl;
+  if (o->host) {
+    snprintf(host, sizeof host, "%s", o->host);
+  } else if (tbt_cluster_get(&cl) == 1) {
+    /* A process of a job: its files and its plane carry its task, so the processes of one host
+    ** keep files of their own and a shared run tells them apart. */
+    snprintf(host, sizeof host, "%s_%s_%lld", machine, cl.job_name, (long long)cl.task_index);
+    if (!hostname) hostname = machine;
+    if (!m->task) {
+      tbt_cluster_task_prefix(&cl, task, sizeof task);
+      with_task = *m;
+      with_task.task = task;
+      m = &with_task;
+    }
+  } else {
+    snprintf(host, sizeof host, "%s", machine);
+  }
+  if (!hostname) hostname = host;
   time_t when = o->when ? o->when : time(NULL);
   char stamp[64];
   const char *run = o->run_name;
@@ -202,58 +205,76 @@ int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tb
     run = stamp;
   }
 
+  tbt_stage st;
   tbt_profile_paths p = {0};
-  char *file = NULL, *marker = NULL;
+  char *names[TBT_PROFILE_FORMATS] = {0};
   char *root = path_fmt("%s/plugins/profile", o->outdir);
-  int rc = root ? tbt_mkdir_p(root, 0755) : TBT_ENOMEM;
-  if (!rc) rc = claim_run_dir(root, run, &p.run_dir);
-  if (rc) goto fail;
-
+  int rc = root ? tbt_stage_open(&st, o->outdir, machine) : TBT_ENOMEM;
+  if (rc) {
+    tbt_free(root);
+    return rc;
+  }
   tbt_profile_job job;
   job.m = m;
-  job.host = host;
+  job.host = hostname;
   job.pid = o->pid ? o->pid : (long)getpid();
   job.process_name = o->process_name ? o->process_name : program_invocation_short_name;
   job.gzip_level = o->gzip_level;
   for (int i = 0; i < TBT_PROFILE_FORMATS; i++) {
     const tbt_profile_format *f = &tbt_profile_formats[i];
-    if (!(file = path_fmt("%s/%s%s", p.run_dir, host, f->extension))) {
+    if (!(names[i] = path_fmt("%s%s", host, f->extension))) {
       rc = TBT_ENOMEM;
       goto fail;
     }
-    rc = write_atomic(file, fill_format, &(format_job){f, &job});
+    rc = write_staged(&st, names[i], fill_format, &(format_job){f, &job});
     if (rc) goto fail;
-    /* A file joins p (and is removed on failure) once it exists under its final name. */
-    p.files[i] = file;
-    file = NULL;
   }
 
+  /* The marker before the run: a run below outdir is only seen through it. */
   if (!o->no_marker && !has_event_file(o->outdir)) {
-    marker = path_fmt("%s/events.out.tfevents.%010lld.%s.profile-empty", o->outdir,
-                      (long long)when, host);
+    char *marker = path_fmt("%s/events.out.tfevents.%010lld.%s.profile-empty", o->outdir,
+                            (long long)when, host);
     if (!marker) {
       rc = TBT_ENOMEM;
       goto fail;
     }
     uint8_t rec[64 + TBT_RECORD_OVERHEAD];
     size_t n = marker_record(rec, when);
-    rc = write_atomic(marker, fill_bytes, &(bytes){rec, n});
-    if (rc) goto fail;
-    p.marker_path = marker;
-    marker = NULL;
+    rc = write_staged(&st, "marker", fill_bytes, &(bytes){rec, n});
+    if (!rc) rc = tbt_stage_place_new(&st, "marker", marker);
+    if (rc == 0) p.marker_path = marker;   /* ours: undone with the run */
+    else tbt_free(marker);                 /* 1: another process's, of the same second */
+    if (rc < 0) goto fail;
+    rc = 0;
     sync_dir(o->outdir);
   }
-  sync_dir(p.run_dir);
-  sync_dir(root);
+
+  rc = tbt_stage_publish(&st, root, run, (const char *const *)names, TBT_PROFILE_FORMATS, &p.run_dir);
+  if (rc) goto fail;
+  for (int i = 0; i < TBT_PROFILE_FORMATS; i++)
+    if (!(p.files[i] = path_fmt("%s/%s", p.run_dir, names[i]))) rc = TBT_ENOMEM;
+  if (rc) goto fail;
+  tbt_stage_close(&st);
+  for (int i = 0; i < TBT_PROFILE_FORMATS; i++) tbt_free(names[i]);
   tbt_free(root);
   *out = p;
   return 0;
 
 fail:
-  tbt_free(file);
-  tbt_free(marker);
+  if (p.run_dir) {
+    /* published, then out of memory: take back what the run holds of ours by name */
+    for (int i = 0; i < TBT_PROFILE_FORMATS; i++)
+      if (!p.files[i] && names[i]) p.files[i] = path_fmt("%s/%s", p.run_dir, names[i]);
+  } else if (p.marker_path) {
+    /* Nothing published: the marker goes unless runs beside (other processes') need it. */
+    if (dir_is_empty(root) || access(root, F_OK) != 0) unlink(p.marker_path);
+    tbt_free(p.marker_path);
+    p.marker_path = NULL;
+  }
   tbt_profile_remove(&p);
   tbt_profile_paths_free(&p);
+  tbt_stage_close(&st);
+  for (int i = 0; i < TBT_PROFILE_FORMATS; i++) tbt_free(names[i]);
   tbt_free(root);
   return rc;
 }

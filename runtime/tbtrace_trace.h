@@ -55,6 +55,31 @@ int tbt_trace_is_on(void);
 ** and tells what it wrote. */
 int tbt_trace_export(const char *name, tbt_step step, const char *profiler_outdir);
 
+/* --------------------------------------------------------------- cluster */
+
+/* Which process of a multi-process job this is, as its launcher says through the environment:
+** tbtrace's own TBTRACE_RANK..., TF_CONFIG, torchrun, Open MPI, PMI or SLURM (docs/cluster.md
+** lists every variable and the order they are tried in). Exports use it for device names
+** ("/job:<job_name>/replica:0/task:<task_index>/device:CPU:<thread>") and pass it to policies. */
+typedef struct tbt_cluster {
+  int64_t rank;          /* 0-based, unique among the job's processes, below world_size */
+  int64_t world_size;    /* processes in the job */
+  int64_t local_rank;    /* rank among the job's processes on this host; -1 when not said */
+  int64_t task_index;    /* index within job_name (TF_CONFIG's task.index); else the rank */
+  char job_id[128];      /* names this run of the job, the same in every process of it; "" when
+                            no variable says (TBTRACE_JOB_ID sets it under any launcher) */
+  char job_name[64];     /* TF_CONFIG's task type ("chief", "worker"); else "worker".
+                            Characters other than [A-Za-z0-9_-] become '_' */
+  char source[16];       /* which variables said so: "tbtrace", "tf_config", "torchrun",
+                            "openmpi", "pmi" or "slurm" */
+} tbt_cluster;
+
+/* Reads the cluster facts from the environment, at each call (a host may set the variables after
+** it starts). Returns 1 with *out filled inside a cluster; 0 outside one (no launcher's variables,
+** or a rank that is not a number below the world size), *out then holding rank 0 of a world of 1
+** with empty strings; TBT_EINVAL when out is NULL. */
+int tbt_cluster_get(tbt_cluster *out);
+
 /* ------------------------------------------------ exporting in two phases */
 
 /* An export can be steered by decisions TensorFlow hard-codes (the tag, the step when none is
@@ -85,6 +110,10 @@ typedef struct tbt_export_facts {
   long pid;
   double time;                  /* seconds since the epoch */
   uint64_t export_index;        /* 1 + exports that succeeded so far in this process */
+  uint64_t export_attempt;      /* 1 + tbt_trace_export(_ex) calls so far in this process, failed
+                                   ones too: the k-th export of every process of a job has k */
+  const tbt_cluster *cluster;   /* which process of a job this is (tbt_cluster_get); NULL outside
+                                   a cluster; owned by facts */
   uint64_t spans;               /* records buffered */
   uint64_t dropped;             /* records dropped by the memory limit */
   uint32_t threads;             /* threads that recorded */
@@ -218,6 +247,9 @@ typedef struct tbt_trace_model {
   uint64_t dropped;        /* records lost to the memory limit */
   uint64_t records;        /* buffered records the model was made from (every kind) */
   uint32_t generation;     /* which trace it was taken from (a generation number) */
+  const char *task;        /* "/job:<job>/replica:0/task:<i>", the task the devices belong to: NULL
+                              from tbt_trace_snapshot (/job:localhost/replica:0/task:0); an
+                              exporter in a cluster points it at its own (tbt_cluster), unowned */
   int graph;               /* the trace_on flags */
   int profiler;
 } tbt_trace_model;
@@ -381,31 +413,6 @@ typedef struct tbt_trace_stats {
   uint32_t threads;       /* threads that recorded in the current trace */
 } tbt_trace_stats;
 void tbt_trace_get_stats(tbt_trace_stats *out);
-
-/* --------------------------------------------------------------- cluster */
-
-/* Which process of a multi-process job this is, as its launcher says through the environment:
-** tbtrace's own TBTRACE_RANK..., TF_CONFIG, torchrun, Open MPI, PMI or SLURM (docs/cluster.md
-** lists every variable and the order they are tried in). Exports use it for device names
-** ("/job:<job_name>/replica:0/task:<task_index>/device:CPU:<thread>") and pass it to policies. */
-typedef struct tbt_cluster {
-  int64_t rank;          /* 0-based, unique among the job's processes, below world_size */
-  int64_t world_size;    /* processes in the job */
-  int64_t local_rank;    /* rank among the job's processes on this host; -1 when not said */
-  int64_t task_index;    /* index within job_name (TF_CONFIG's task.index); else the rank */
-  char job_id[128];      /* names this run of the job, the same in every process of it; "" when
-                            no variable says (TBTRACE_JOB_ID sets it under any launcher) */
-  char job_name[64];     /* TF_CONFIG's task type ("chief", "worker"); else "worker".
-                            Characters other than [A-Za-z0-9_-] become '_' */
-  char source[16];       /* which variables said so: "tbtrace", "tf_config", "torchrun",
-                            "openmpi", "pmi" or "slurm" */
-} tbt_cluster;
-
-/* Reads the cluster facts from the environment, at each call (a host may set the variables after
-** it starts). Returns 1 with *out filled inside a cluster; 0 outside one (no launcher's variables,
-** or a rank that is not a number below the world size), *out then holding rank 0 of a world of 1
-** with empty strings; TBT_EINVAL when out is NULL. */
-int tbt_cluster_get(tbt_cluster *out);
 
 #ifdef __cplusplus
 }

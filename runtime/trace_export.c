@@ -16,6 +16,7 @@
 #include "tbtrace.h"
 
 #include "alloc.h"
+#include "cluster.h"
 #include "encoders.h"
 #include "export_facts.h"
 #include "summary.h"
@@ -144,6 +145,14 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
     }
     res->unfinished = count_unfinished(&model, res->unfinished_names, UNFINISHED_NAMES);
   }
+  /* In a cluster the devices carry the task, so the processes of a job tell apart (the profile
+  ** files' names and planes too: profile_files.c). */
+  tbt_cluster cluster;
+  char task[256];
+  if (tbt_cluster_get(&cluster) == 1) {
+    tbt_cluster_task_prefix(&cluster, task, sizeof task);
+    model.task = task;
+  }
   if (plan.record) {
     rc = tbt_encode_run_metadata(&model, plan.graph_only ? TBT_RUN_METADATA_GRAPH : TBT_RUN_METADATA_FULL,
                                  &rm);
@@ -239,6 +248,7 @@ int tbt_trace_export_ex(const tbt_export_request *req, tbt_export_result *result
   if (result) memset(result, 0, sizeof *result);
   if (!req) return fail(TBT_EINVAL, "trace_export");
   pthread_mutex_lock(&g_export_mu);
+  tbt_export_count_attempt();
   int rc = export_locked(req, result);
   pthread_mutex_unlock(&g_export_mu);
   return rc;

@@ -44,6 +44,11 @@ void tbt_lua_push_facts(lua_State *L, const tbt_export_facts *f) {
   lua_pushnumber(L, f->time);
   lua_setfield(L, -2, "time");
   set_integer(L, "export_index", (int64_t)f->export_index);
+  set_integer(L, "export_attempt", (int64_t)f->export_attempt);
+  if (f->cluster) {
+    tbt_lua_push_cluster(L, f->cluster);
+    lua_setfield(L, -2, "cluster");
+  }
   set_integer(L, "spans", (int64_t)f->spans);
   set_integer(L, "dropped", (int64_t)f->dropped);
   set_integer(L, "threads", f->threads);

@@ -318,6 +318,25 @@ describe("scripts/policies/cluster.lua", function()
     assert.are.equal("_hidden-000001", d.run_name)
   end)
 
+  it("hands ctx.cluster to hooks read-only, as ctx itself", function()
+    local src_pol = [[return { run_name = function(ctx)
+      local ok, err = pcall(function() ctx.cluster.rank = 9 end)
+      if ok or not tostring(err):find("read-only", 1, true) then error("ctx.cluster was writable") end
+      local n = 0
+      for _ in pairs(ctx.cluster) do n = n + 1 end
+      return "r" .. ctx.cluster.rank .. "-" .. n
+    end }]]
+    local facts = { export_attempt = 1, cluster = { rank = 1, world_size = 2, job_id = "j" } }
+    local inline = tbtrace.policy.from_table(load(src_pol)())
+    assert.are.equal("r1-3", tbtrace.policy.resolve(inline, facts).run_name)
+    local file = fs.tmpdir("cluster-ro") .. "/p.lua"
+    local f = io.open(file, "w")
+    f:write(src_pol)
+    f:close()
+    assert.are.equal("r1-3", tbtrace.policy.resolve(tbtrace.policy.load(file), facts).run_name)
+    assert.are.equal(1, facts.cluster.rank)
+  end)
+
   it("leaves the name to TensorFlow's rule outside a cluster", function()
     assert.is_nil(tbtrace.policy.resolve(p, { export_attempt = 1 }).run_name)
   end)

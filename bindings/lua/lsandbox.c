@@ -139,12 +139,19 @@ static int ctx_pairs(lua_State *L) {
   return 3;
 }
 
-static int l_freeze(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+/* Pushes a read-only view of a copy of the table at idx; tables in it (ctx.cluster) become
+** read-only views too. */
+static void freeze(lua_State *L, int idx, int depth) {
+  idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 6, "facts nest too deep");
   lua_newuserdatauv(L, 0, 1);
   lua_createtable(L, 0, 16);
   lua_pushnil(L);
-  while (lua_next(L, 1)) {
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -1) == LUA_TTABLE && depth < MAX_DEPTH) {
+      freeze(L, -1, depth + 1);
+      lua_replace(L, -2);
+    }
     lua_pushvalue(L, -2);
     lua_insert(L, -2);
     lua_rawset(L, -4);
@@ -159,6 +166,11 @@ static int l_freeze(lua_State *L) {
     lua_setfield(L, -2, "__metatable");   /* getmetatable(ctx) is false */
   }
   lua_setmetatable(L, -2);
+}
+
+static int l_freeze(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  freeze(L, 1, 0);
   return 1;
 }
 

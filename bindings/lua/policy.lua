@@ -366,6 +366,9 @@ function policy.current() return current end
 local function read_only(t)
   if native.freeze then return native.freeze(t) end
   local copy_t = copy(t)
+  for k, v in pairs(copy_t) do
+    if type(v) == "table" then copy_t[k] = read_only(v) end   -- ctx.cluster
+  end
   return setmetatable({}, {
     __index = function(_, k) return copy_t[k] end,
     __newindex = function(_, k) error("ctx is read-only (tried to set '" .. tostring(k) .. "')", 2) end,

@@ -26,4 +26,11 @@ void tbt_io_set_hooks(const tbt_io_hooks *hooks);
 /* fsync through the hooks: 0 or -errno. */
 int tbt_fsync(int fd);
 
+/* fsyncs a directory so that a rename or a new entry in it survives a crash; best effort (some
+** file systems refuse to sync directories), so nothing is returned. */
+void tbt_sync_dir(const char *dir);
+
+/* printf into a new allocation (tbt_malloc), NULL when out of memory. */
+char *tbt_path_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -46,29 +46,6 @@ void tbt_profile_host(char *buf, size_t size) {
   if (strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0) snprintf(buf, size, "localhost");
 }
 
-/* printf into a new allocation. */
-static char *path_fmt(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0) return NULL;
-  char *s = tbt_malloc((size_t)n + 1);
-  if (!s) return NULL;
-  va_start(ap, fmt);
-  vsnprintf(s, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  return s;
-}
-
-static void sync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);   /* best effort: some file systems refuse to sync directories */
-    close(fd);
-  }
-}
-
 /* Writes the file `name` of the stage: fill(ud, fd) writes the contents, then it is fsynced. */
 typedef int (*fill_fn)(void *ud, int fd);
 
@@ -155,7 +132,7 @@ static int marker_unneeded(const tbt_profile_paths *p) {
   if (!p->run_dir) return 1;
   const char *slash = strrchr(p->run_dir, '/');
   if (!slash) return 1;
-  char *root = path_fmt("%.*s", (int)(slash - p->run_dir), p->run_dir);
+  char *root = tbt_path_fmt("%.*s", (int)(slash - p->run_dir), p->run_dir);
   int unneeded = root && dir_is_empty(root);
   tbt_free(root);
   return unneeded;
@@ -208,7 +185,7 @@ int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tb
   tbt_stage st;
   tbt_profile_paths p = {0};
   char *names[TBT_PROFILE_FORMATS] = {0};
-  char *root = path_fmt("%s/plugins/profile", o->outdir);
+  char *root = tbt_path_fmt("%s/plugins/profile", o->outdir);
   int rc = root ? tbt_stage_open(&st, o->outdir, machine) : TBT_ENOMEM;
   if (rc) {
     tbt_free(root);
@@ -222,7 +199,7 @@ int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tb
   job.gzip_level = o->gzip_level;
   for (int i = 0; i < TBT_PROFILE_FORMATS; i++) {
     const tbt_profile_format *f = &tbt_profile_formats[i];
-    if (!(names[i] = path_fmt("%s%s", host, f->extension))) {
+    if (!(names[i] = tbt_path_fmt("%s%s", host, f->extension))) {
       rc = TBT_ENOMEM;
       goto fail;
     }
@@ -232,7 +209,7 @@ int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tb
 
   /* The marker before the run: a run below outdir is only seen through it. */
   if (!o->no_marker && !has_event_file(o->outdir)) {
-    char *marker = path_fmt("%s/events.out.tfevents.%010lld.%s.profile-empty", o->outdir,
+    char *marker = tbt_path_fmt("%s/events.out.tfevents.%010lld.%s.profile-empty", o->outdir,
                             (long long)when, host);
     if (!marker) {
       rc = TBT_ENOMEM;
@@ -246,13 +223,13 @@ int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tb
     else tbt_free(marker);                 /* 1: another process's, of the same second */
     if (rc < 0) goto fail;
     rc = 0;
-    sync_dir(o->outdir);
+    tbt_sync_dir(o->outdir);
   }
 
   rc = tbt_stage_publish(&st, root, run, (const char *const *)names, TBT_PROFILE_FORMATS, &p.run_dir);
   if (rc) goto fail;
   for (int i = 0; i < TBT_PROFILE_FORMATS; i++)
-    if (!(p.files[i] = path_fmt("%s/%s", p.run_dir, names[i]))) rc = TBT_ENOMEM;
+    if (!(p.files[i] = tbt_path_fmt("%s/%s", p.run_dir, names[i]))) rc = TBT_ENOMEM;
   if (rc) goto fail;
   tbt_stage_close(&st);
   for (int i = 0; i < TBT_PROFILE_FORMATS; i++) tbt_free(names[i]);
@@ -264,7 +241,7 @@ fail:
   if (p.run_dir) {
     /* published, then out of memory: take back what the run holds of ours by name */
     for (int i = 0; i < TBT_PROFILE_FORMATS; i++)
-      if (!p.files[i] && names[i]) p.files[i] = path_fmt("%s/%s", p.run_dir, names[i]);
+      if (!p.files[i] && names[i]) p.files[i] = tbt_path_fmt("%s/%s", p.run_dir, names[i]);
   } else if (p.marker_path) {
     /* Nothing published: the marker goes unless runs beside (other processes') need it. */
     if (dir_is_empty(root) || access(root, F_OK) != 0) unlink(p.marker_path);

@@ -42,28 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *path_fmt(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0) return NULL;
-  char *s = tbt_malloc((size_t)n + 1);
-  if (!s) return NULL;
-  va_start(ap, fmt);
-  vsnprintf(s, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  return s;
-}
-
-static void sync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);   /* best effort: some file systems refuse to sync directories */
-    close(fd);
-  }
-}
-
 static int skip_entry(const char *name) {
   return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 }
@@ -97,7 +75,7 @@ static void remove_dir(const char *dir) {
     struct dirent *e;
     while ((e = readdir(d))) {
       if (skip_entry(e->d_name)) continue;
-      char *p = path_fmt("%s/%s", dir, e->d_name);
+      char *p = tbt_path_fmt("%s/%s", dir, e->d_name);
       if (p) unlink(p);
       tbt_free(p);
     }
@@ -134,10 +112,10 @@ static char *find_joined_run(const char *profile_root, const char *name, const s
   struct dirent *e;
   while (!found && (e = readdir(d))) {
     if (skip_entry(e->d_name)) continue;
-    char *p = path_fmt("%s/%s/%s", profile_root, e->d_name, name);
+    char *p = tbt_path_fmt("%s/%s/%s", profile_root, e->d_name, name);
     struct stat st;
     if (p && lstat(p, &st) == 0 && st.st_dev == staged->st_dev && st.st_ino == staged->st_ino)
-      found = path_fmt("%s/%s", profile_root, e->d_name);
+      found = tbt_path_fmt("%s/%s", profile_root, e->d_name);
     tbt_free(p);
   }
   closedir(d);
@@ -153,7 +131,7 @@ static void settle(const char *stage, const char *profile_root) {
   while (!run && (e = readdir(d))) {
     size_t len = strlen(e->d_name);
     if (len < 10 || strcmp(e->d_name + len - 10, ".xplane.pb") != 0) continue;
-    char *p = path_fmt("%s/%s", stage, e->d_name);
+    char *p = tbt_path_fmt("%s/%s", stage, e->d_name);
     struct stat st;
     if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink > 1)
       run = find_joined_run(profile_root, e->d_name, &st);
@@ -164,13 +142,13 @@ static void settle(const char *stage, const char *profile_root) {
     while ((e = readdir(d))) {
       size_t len = strlen(e->d_name);
       if (skip_entry(e->d_name) || (len >= 10 && strcmp(e->d_name + len - 10, ".xplane.pb") == 0)) continue;
-      char *src = path_fmt("%s/%s", stage, e->d_name);
-      char *dst = path_fmt("%s/%s", run, e->d_name);
+      char *src = tbt_path_fmt("%s/%s", stage, e->d_name);
+      char *dst = tbt_path_fmt("%s/%s", run, e->d_name);
       if (src && dst) rename(src, dst);
       tbt_free(src);
       tbt_free(dst);
     }
-    sync_dir(run);
+    tbt_sync_dir(run);
     tbt_free(run);
   }
   closedir(d);
@@ -184,7 +162,7 @@ static void clean_leftovers(const char *root, const char *profile_root, const ch
   struct dirent *e;
   while ((e = readdir(d))) {
     if (skip_entry(e->d_name)) continue;
-    char *p = path_fmt("%s/%s", root, e->d_name);
+    char *p = tbt_path_fmt("%s/%s", root, e->d_name);
     struct stat st;
     if (!p || lstat(p, &st) != 0) {
       tbt_free(p);
@@ -211,13 +189,13 @@ int tbt_stage_open(tbt_stage *s, const char *outdir, const char *host) {
   if (!s) return TBT_EINVAL;
   memset(s, 0, sizeof *s);
   if (!outdir || !host) return TBT_EINVAL;
-  s->root = path_fmt("%s/" TBT_STAGE_DIR, outdir);
-  char *profile_root = path_fmt("%s/plugins/profile", outdir);
+  s->root = tbt_path_fmt("%s/" TBT_STAGE_DIR, outdir);
+  char *profile_root = tbt_path_fmt("%s/plugins/profile", outdir);
   int rc = s->root && profile_root ? tbt_mkdir_p(s->root, 0755) : TBT_ENOMEM;
   if (!rc) clean_leftovers(s->root, profile_root, host);
   tbt_free(profile_root);
   for (unsigned n = 0; !rc && !s->dir; n++) {
-    char *dir = path_fmt("%s/%s.%ld.%u", s->root, host, (long)getpid(), n);
+    char *dir = tbt_path_fmt("%s/%s.%ld.%u", s->root, host, (long)getpid(), n);
     if (!dir) {
       rc = TBT_ENOMEM;
     } else if (mkdir(dir, 0755) == 0) {
@@ -232,7 +210,7 @@ int tbt_stage_open(tbt_stage *s, const char *outdir, const char *host) {
 }
 
 char *tbt_stage_path(const tbt_stage *s, const char *name) {
-  return s && s->dir && name ? path_fmt("%s/%s", s->dir, name) : NULL;
+  return s && s->dir && name ? tbt_path_fmt("%s/%s", s->dir, name) : NULL;
 }
 
 int tbt_stage_place_new(tbt_stage *s, const char *name, const char *dst) {
@@ -249,13 +227,13 @@ int tbt_stage_place_new(tbt_stage *s, const char *name, const char *dst) {
 ** else a negative code. */
 static int join(tbt_stage *s, const char *dir, const char *const *names, size_t n) {
   char *src = tbt_stage_path(s, names[0]);
-  char *dst = path_fmt("%s/%s", dir, names[0]);
+  char *dst = tbt_path_fmt("%s/%s", dir, names[0]);
   int rc = src && dst ? link_new(src, dst) : TBT_ENOMEM;
   if (!rc) {
     size_t placed = 0;   /* files after names[0] renamed into dir */
     for (size_t i = 1; !rc && i < n; i++) {
       char *from = tbt_stage_path(s, names[i]);
-      char *to = path_fmt("%s/%s", dir, names[i]);
+      char *to = tbt_path_fmt("%s/%s", dir, names[i]);
       rc = from && to ? (rename(from, to) == 0 ? 0 : -errno) : TBT_ENOMEM;
       if (!rc) placed++;
       tbt_free(from);
@@ -264,7 +242,7 @@ static int join(tbt_stage *s, const char *dir, const char *const *names, size_t 
     if (rc) {
       /* Take back what was placed, the claiming file last. */
       for (size_t i = placed; i >= 1; i--) {
-        char *p = path_fmt("%s/%s", dir, names[i]);
+        char *p = tbt_path_fmt("%s/%s", dir, names[i]);
         if (p) unlink(p);
         tbt_free(p);
       }
@@ -284,24 +262,24 @@ int tbt_stage_publish(tbt_stage *s, const char *profile_root, const char *run, c
                       size_t n, char **run_dir) {
   if (run_dir) *run_dir = NULL;
   if (!s || !s->dir || !profile_root || !run || !names || n == 0 || !run_dir) return TBT_EINVAL;
-  sync_dir(s->dir);
+  tbt_sync_dir(s->dir);
   int rc = tbt_mkdir_p(profile_root, 0755);
   unsigned retries = 0;
   for (unsigned k = 0; !rc && k < 100000; k++) {
-    char *dir = k ? path_fmt("%s/%s_%u", profile_root, run, k) : path_fmt("%s/%s", profile_root, run);
+    char *dir = k ? tbt_path_fmt("%s/%s_%u", profile_root, run, k) : tbt_path_fmt("%s/%s", profile_root, run);
     if (!dir) return TBT_ENOMEM;
     rc = rename_new(s->dir, dir);
     if (!rc) {
       tbt_free(s->dir);
       s->dir = NULL;
-      sync_dir(profile_root);
+      tbt_sync_dir(profile_root);
       *run_dir = dir;
       return 0;
     }
     if (rc == -EEXIST || rc == -ENOTEMPTY) {
       rc = join(s, dir, names, n);
       if (!rc) {
-        sync_dir(dir);
+        tbt_sync_dir(dir);
         *run_dir = dir;
         return 0;
       }

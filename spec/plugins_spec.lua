@@ -4,22 +4,12 @@
 local tbtrace = require "tbtrace"
 local wire = require "wire"
 local fs = require "fs"
+local logged = require "logged"
 
 local DT_FLOAT, DT_STRING = 1, 7
 local E = wire.enums
 
--- Runs fn with a fresh default writer (at step) and returns the events it wrote.
-local function written(fn, step)
-  local dir = fs.tmpdir("plugins")
-  local w = assert(tbtrace.create_file_writer(dir, { max_queue = 1000 }))
-  w:as_default(step, fn)
-  local path = w:path()
-  assert(w:close())
-  local evs = wire.read_event_file(path)
-  assert.are.equal("brain.Event:2", evs[1].file_version)
-  table.remove(evs, 1)
-  return evs
-end
+local function written(fn, step) return logged.written(fn, step, "plugins") end
 
 local function only_value(ev)
   assert.are.equal(1, #ev.summary.value)

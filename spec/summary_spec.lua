@@ -3,21 +3,11 @@
 local tbtrace = require "tbtrace"
 local wire = require "wire"
 local fs = require "fs"
+local logged = require "logged"
 
 local DT_FLOAT, DT_DOUBLE, DT_INT32, DT_STRING, DT_INT64, DT_BOOL = 1, 2, 3, 7, 9, 10
 
--- Runs fn with a fresh default writer and returns the summary events it wrote.
-local function written(fn, step)
-  local dir = fs.tmpdir("summary")
-  local w = assert(tbtrace.create_file_writer(dir, { max_queue = 1000 }))
-  w:as_default(step, fn)
-  local path = w:path()
-  assert(w:close())
-  local evs = wire.read_event_file(path)
-  assert.are.equal("brain.Event:2", evs[1].file_version)
-  table.remove(evs, 1)
-  return evs
-end
+local function written(fn, step) return logged.written(fn, step, "summary") end
 
 local function only_value(ev)
   assert.are.equal(1, #ev.summary.value)

@@ -1,12 +1,14 @@
 /*
 ** trace.c: trace control: trace_on / trace_off, the options of the current trace, stats, and
-** the snapshot entry point for the exporter. Buffers and the drain are in trace_buffer.c.
+** the snapshot entry point for the exporter. Buffers are in trace_buffer.c, the drain in
+** trace_drain.c.
 **
 ** One mutex serializes control, stats and snapshots; recording never takes it. The flag the
 ** inline span functions test (tbt_trace_active_) is set last by trace_on and cleared first by
 ** trace_off.
 */
 #include "trace_buffer.h"
+#include "trace_drain.h"
 
 #include "alloc.h"
 #include "clock.h"

@@ -1,5 +1,6 @@
 /*
-** trace_buffer.h: per-thread span buffers and the drain (internal).
+** trace_buffer.h: per-thread span buffers (internal). The recorders (trace_record.c) write
+** them; the drain (trace_drain.c) reads them into a trace model.
 **
 ** Each thread that records while a trace is on gets a buffer: a list of fixed-size chunks of
 ** 16-byte records (a raw tick and two 32-bit words). The owner thread is the only writer; it
@@ -25,6 +26,8 @@
 
 #include "tbtrace.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +50,7 @@ enum {
 };
 #define TBT_REC_KIND_SHIFT 28
 #define TBT_REC_CAT_MASK 0x0FFFFFFFu
+#define TBT_REC_B(kind, cat) (((uint32_t)(kind) << TBT_REC_KIND_SHIFT) | ((cat) & TBT_REC_CAT_MASK))
 
 #define TBT_CHUNK_BYTES 16384u
 #define TBT_CHUNK_HEADER 16u
@@ -55,6 +59,79 @@ enum {
 /* The default memory limit (tbt_trace_options.memory_limit = 0). The limit counts whole chunks:
 ** a trace holds at most memory_limit / TBT_CHUNK_BYTES chunks. */
 #define TBT_TRACE_DEFAULT_LIMIT ((size_t)256 << 20)
+
+/* ------------------------------------------------------------ buffers */
+
+typedef struct tbt_chunk {
+  struct tbt_chunk *next;
+  _Atomic uint32_t used;       /* records published by the owner */
+  uint32_t pad_;
+  tbt_rec recs[TBT_CHUNK_RECS];
+} tbt_chunk;
+
+#define TBT_NAME_CACHE 64
+
+typedef struct tbt_name_slot {
+  const char *ptr;     /* the caller's pointer */
+  const char *str;     /* the interned copy, to check the caller's string did not change */
+  uint32_t id;
+} tbt_name_slot;
+
+typedef struct tbt_tbuf {
+  /* Owner only (the hot path). */
+  tbt_rec *recs;                /* the current chunk's records */
+  _Atomic uint32_t *used;       /* the current chunk's published count */
+  uint32_t pos, cap;
+  uintptr_t track;              /* the track of the last record */
+  int full;                     /* the memory limit was hit in this generation */
+  /* Written by the owner under `lock`; read by the owner freely, by others under `lock`. */
+  uint32_t gen;
+  tbt_chunk *cur;               /* the chunk being filled (the last of head's list) */
+  /* Under `lock`. */
+  pthread_mutex_t lock;
+  tbt_chunk *head;
+  uint32_t name;                /* thread name id, 0 when unnamed */
+  /* Read by anyone. */
+  _Atomic uint64_t dropped;     /* written by the owner only */
+  _Atomic int exited;
+  _Atomic uintptr_t self;       /* the owner's thread pointer (see tbt_track_begin_cached) */
+  uint64_t tid;
+  struct tbt_tbuf *next;        /* registry, under the registry lock */
+  tbt_name_slot cache[TBT_NAME_CACHE];   /* owner only */
+} tbt_tbuf;
+
+/* Hidden: the recorders reach these as directly as the file that defines them. */
+#define TBT_HIDDEN_ __attribute__((visibility("hidden")))
+
+/* Generation: odd while a trace is on. Read on every record; written by trace_on/off only. */
+extern TBT_HIDDEN_ _Atomic uint32_t tbt_gen_;
+/* The calling thread's buffer, NULL before its first record while a trace is on. */
+extern TBT_HIDDEN_ __thread tbt_tbuf *tbt_tls_buf_;
+
+/* The calling thread's thread pointer: unique among live threads, read without a call. */
+static inline uintptr_t tbt_thread_self_(void) {
+#if defined(__x86_64__) || defined(__aarch64__)
+  return (uintptr_t)__builtin_thread_pointer();
+#else
+  return (uintptr_t)pthread_self();
+#endif
+}
+
+/* Appends one record; the owner has made room for it. */
+static inline void tbt_rec_put_(tbt_tbuf *tb, uint64_t t, uint32_t a, uint32_t b) {
+  uint32_t pos = tb->pos;
+  tbt_rec *r = tb->recs + pos;
+  r->t = t;
+  r->a = a;
+  r->b = b;
+  tb->pos = ++pos;
+  atomic_store_explicit(tb->used, pos, memory_order_release);
+}
+
+/* The slow path of a record: makes the calling thread's buffer ready for `need` records on
+** `track` (writing the track switch), or returns NULL: no trace on, or the event is dropped
+** (and counted). */
+TBT_HIDDEN_ tbt_tbuf *tbt_buffer_ready_slow_(uintptr_t track, uint32_t need);
 
 /* ------------------------------------------------------------ control (trace.c) */
 
@@ -72,9 +149,11 @@ void tbt_buffers_start_(size_t memory_limit);
 void tbt_buffers_stop_(tbt_trace_stats *final);
 uint32_t tbt_buffers_generation_(void);
 void tbt_buffers_stats_(tbt_trace_stats *out);
-/* Fills the thread, edge and name parts of m (everything but start_ns, graph and profiler) from
-** the current generation. epoch_offset: realtime - monotonic ns sampled at trace_on. */
-int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset);
+/* For the drain, trace lock held. registry: the buffers of live and exited threads, which stay
+** valid while the trace lock is held (an array the caller frees with tbt_free; NULL when out of
+** memory). lost: events dropped this trace by threads that could get no buffer. */
+tbt_tbuf **tbt_buffers_registry_(size_t *n);
+uint64_t tbt_buffers_lost_(void);
 
 /* ------------------------------------------------------------ for the exporter */
 

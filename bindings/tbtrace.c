@@ -26,6 +26,7 @@
 #include <lualib.h>
 
 #include "cat.h"
+#include "lhook.h"
 #include "ls.h"
 #include "policy_check.h"
 #include "profile_cli.h"
@@ -44,16 +45,30 @@ static lua_State *globalL;
 
 /* ---------------------------------------------------------------- errors and interrupts */
 
+/* Without the module (it failed to load), Ctrl-C takes Lua's hook as lua5.4 does. */
 static void stop_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
   luaL_error(L, "interrupted!");
 }
 
+/* With it, Ctrl-C goes through the hook multiplexer, so that call tracing, the sampler and the
+** user's own hook keep theirs. */
+static tbt_hookmux *volatile g_mux;
+
+static void interrupted(lua_State *L, lua_Debug *ar, void *ud) {
+  (void)ar;
+  (void)ud;
+  luaL_error(L, "interrupted!");
+}
+
 /* On Ctrl-C, stop the running Lua code at the next hook instead of killing the process. */
 static void on_sigint(int sig) {
   signal(sig, SIG_DFL);
-  lua_sethook(globalL, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  if (g_mux)
+    tbt_hook_interrupt(g_mux);
+  else
+    lua_sethook(globalL, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 static int msghandler(lua_State *L) {
@@ -81,9 +96,12 @@ static int docall(lua_State *L, int narg, int nres) {
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
   globalL = L;
+  g_mux = tbt_hook_mux(L);
+  if (g_mux) tbt_hook_set(L, TBT_HOOK_INTERRUPT, 0, 0, interrupted, NULL);
   signal(SIGINT, on_sigint);
   int status = lua_pcall(L, narg, nres, base);
   signal(SIGINT, SIG_DFL);
+  if (g_mux) tbt_hook_clear(L, TBT_HOOK_INTERRUPT);   /* also a Ctrl-C that came too late */
   lua_remove(L, base);
   return status;
 }

@@ -42,7 +42,7 @@ struct tbt_hookmux {
   int mask;                    /* union of the clients' masks */
   int applied;                 /* the count last set on a thread */
   int nuser;                   /* user hooks set (an upper bound: collected threads stay counted) */
-  volatile sig_atomic_t armed; /* the sampler runs at the next event */
+  int armed[TBT_HOOK_NCLIENTS];/* clients to run at the next event (set by signal handlers) */
   volatile sig_atomic_t remote;/* another state started tracing: catch up at the next event */
   pid_t tid;                   /* the thread that last set this state's hooks (kernel id) */
   int slot;                    /* index in g_muxes */
@@ -135,6 +135,7 @@ static void set_client(lua_State *L, int client, int mask, int count, tbt_hook_f
   c->count = (mask & LUA_MASKCOUNT) && count > 0 ? count : 0;
   if (!c->count) c->mask &= ~LUA_MASKCOUNT;
   c->left = c->count;
+  if (!fn) __atomic_store_n(&m->armed[client], 0, __ATOMIC_RELEASE);
   m->mask = 0;
   for (int i = 0; i < TBT_HOOK_NCLIENTS; i++) m->mask |= m->c[i].mask;
   apply_to(L, m, L);
@@ -149,9 +150,16 @@ void tbt_hook_clear(lua_State *L, int client) {
   set_client(L, client, 0, 0, NULL, NULL);
 }
 
+/* Lock-free atomics on an int are async-signal-safe, and the hook clears a flag by exchange, so
+** a signal arriving while the hook runs is never lost. */
 void tbt_hook_arm(tbt_hookmux *m, lua_State *T) {
-  m->armed = 1;
+  __atomic_store_n(&m->armed[TBT_HOOK_SAMPLES], 1, __ATOMIC_RELEASE);
   lua_sethook(T, mux_hook, ALL_EVENTS, 1);
+}
+
+void tbt_hook_interrupt(tbt_hookmux *m) {
+  __atomic_store_n(&m->armed[TBT_HOOK_INTERRUPT], 1, __ATOMIC_RELEASE);
+  lua_sethook(m->main, mux_hook, ALL_EVENTS, 1);
 }
 
 /* Every state that opens the module sets it (to the same function), possibly at once. */
@@ -251,11 +259,12 @@ static void mux_hook(lua_State *L, lua_Debug *ar) {
     remote = 1;
     reapply = 1;
   }
-  if (m->armed) {
-    m->armed = 0;
-    reapply = 1;
-    elapsed = 1;
-    fires[TBT_HOOK_SAMPLES] = 1;
+  for (int i = TBT_HOOK_SAMPLES; i <= TBT_HOOK_INTERRUPT; i++) {
+    if (__atomic_load_n(&m->armed[i], __ATOMIC_ACQUIRE) && __atomic_exchange_n(&m->armed[i], 0, __ATOMIC_ACQ_REL)) {
+      reapply = 1;
+      elapsed = 1;
+      fires[i] = 1;
+    }
   }
   hclient *calls = &m->c[TBT_HOOK_CALLS];
   if ((calls->mask & emask) && emask != LUA_MASKCOUNT) calls->fn(L, ar, calls->ud);
@@ -288,6 +297,8 @@ static void mux_hook(lua_State *L, lua_Debug *ar) {
   tbt_hook_remote_fn on_remote = __atomic_load_n(&g_remote, __ATOMIC_ACQUIRE);
   if (remote && on_remote) on_remote(L);
   /* Last, as each may raise. */
+  hclient *in = &m->c[TBT_HOOK_INTERRUPT];
+  if (fires[TBT_HOOK_INTERRUPT] && in->fn) in->fn(L, ar, in->ud);
   hclient *b = &m->c[TBT_HOOK_BUDGET];
   if (fires[TBT_HOOK_BUDGET] && b->fn) b->fn(L, ar, b->ud);
   if (user_fires) call_user(L, ar);

@@ -24,7 +24,8 @@ enum {
   TBT_HOOK_BUDGET = 0,   /* the policy sandbox's instruction budget */
   TBT_HOOK_CALLS = 1,    /* call tracing */
   TBT_HOOK_SAMPLES = 2,  /* the sampler: run once on the next event after tbt_hook_arm */
-  TBT_HOOK_NCLIENTS = 3
+  TBT_HOOK_INTERRUPT = 3,/* the interpreter's Ctrl-C: run on the next event after tbt_hook_interrupt */
+  TBT_HOOK_NCLIENTS = 4
 };
 
 /* Called from the hook with the event's activation record; ud is the client's. May raise. */
@@ -71,5 +72,9 @@ int tbt_hook_poke(void *ptr);
 /* Async-signal-safe: makes the next event of thread T (the one running on the calling OS thread)
 ** call the TBT_HOOK_SAMPLES client once. */
 void tbt_hook_arm(tbt_hookmux *m, lua_State *T);
+
+/* Async-signal-safe: makes the next event of the main thread call the TBT_HOOK_INTERRUPT client
+** (set with mask 0: it runs only so), which may raise. The other clients keep running. */
+void tbt_hook_interrupt(tbt_hookmux *m);
 
 #endif

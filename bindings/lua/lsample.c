@@ -183,6 +183,9 @@ static void take_sample(lua_State *L, sampler *s, int weight) {
   }
   uint32_t id = tbt_intern_len(out, o);
   if (!id) return;
+  /* Naming the frames may take long (a name cache miss scans the loaded modules): the trace may
+  ** have ended meanwhile, and another begun that this sample is no part of. */
+  if (!TBT_TRACE_ACTIVE_() || s->gen != __atomic_load_n(&g_gen, __ATOMIC_ACQUIRE)) return;
   tbt_track_instant(L == s->main ? 0 : (uintptr_t)L, id, s->category);
   pthread_mutex_lock(&g_mu);
   count_stack(id, out, o, weight);

@@ -206,7 +206,15 @@ describe("call tracing", function()
       return e
     end
     assert.matches("bad option 'lua_calls' to 'trace_on' %(boolean or table expected, got number%)", err{ lua_calls = 1 })
-    assert.matches("unknown key 'incl'", err{ lua_calls = { incl = "x" } })
+    -- unknown keys are told as every option table's are, with a likely meaning
+    assert.are.equal("unknown option 'lua_calls.c_function' to 'trace_on' (did you mean 'lua_calls.c_functions'?)",
+                     err{ lua_calls = { c_function = true } })
+    assert.are.equal("unknown option 'lua_calls.Include' to 'trace_on' (did you mean 'lua_calls.include'?)",
+                     err{ lua_calls = { Include = "x" } })
+    assert.are.equal("unknown option 'lua_calls.incl' to 'trace_on' (options are: lua_calls.include, "
+                     .. "lua_calls.exclude, lua_calls.c_functions)", err{ lua_calls = { incl = "x" } })
+    assert.are.equal("unexpected value at index 1 in option 'lua_calls' to 'trace_on' (options are named: include = ...)",
+                     err{ lua_calls = { "x" } })
     assert.matches("include must be a string or a list of strings, got number", err{ lua_calls = { include = 5 } })
     assert.matches("exclude%[2%] must be a string, got boolean", err{ lua_calls = { exclude = { "a", true } } })
     assert.matches("include: .*malformed pattern", err{ lua_calls = { include = "%" } })

@@ -39,6 +39,12 @@ const char *tbt_lua_checkcstring(lua_State *L, int arg, const char *what);
 ** as users call it. Keep each function's list next to the code that reads its options. */
 void tbt_lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const known[]);
 
+/* The same check for the table at idx that option `field` of fname's option table holds: raises
+** "unknown option 'lua_calls.incl' to 'trace_on' (did you mean 'lua_calls.include'?)", and so on
+** as above with every name prefixed by the field's. */
+void tbt_lua_checksuboptions(lua_State *L, int idx, const char *fname, const char *field,
+                             const char *const known[]);
+
 /* The same check for a nested table at idx (a field of an option table): raises
 ** "bad argument #arg to '<fname>' (<what>: unknown key 'k')", with a suggestion as above. With
 ** allow_array, integer keys 1..#t are allowed too (a list with named fields). */

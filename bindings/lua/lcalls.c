@@ -10,6 +10,7 @@
 */
 #include "lcalls.h"
 
+#include "lbind.h"
 #include "lhook.h"
 #include "tbtrace.h"
 
@@ -487,15 +488,8 @@ int tbt_lua_calls_check(lua_State *L, int t) {
     else lua_pushnil(L);
     lua_setfield(L, o, "find");
     lua_pop(L, 2);
-    lua_pushnil(L);
-    while (lua_next(L, src)) {
-      lua_pop(L, 1);
-      const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-      if (!k || (strcmp(k, "include") && strcmp(k, "exclude") && strcmp(k, "c_functions"))) {
-        const char *kn = k ? k : luaL_tolstring(L, -1, NULL);
-        opt_error(L, "unknown key ", lua_pushfstring(L, "'%s'", kn));
-      }
-    }
+    static const char *const keys[] = {"include", "exclude", "c_functions", NULL};
+    tbt_lua_checksuboptions(L, src, "trace_on", "lua_calls", keys);
     if (lua_getfield(L, o, "find") == LUA_TNIL && (lua_getfield(L, src, "include") != LUA_TNIL ||
                                                   lua_getfield(L, src, "exclude") != LUA_TNIL))
       opt_error(L, "patterns need the string library", "");

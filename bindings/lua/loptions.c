@@ -81,41 +81,63 @@ static const char *push_suggestion(lua_State *L, const char *k, const char *cons
   return lua_pushfstring(L, " (did you mean '%s'?)", best);
 }
 
-/* Raises for the unknown key at the top of the stack (the table's key; a copy, so it is ours). */
-static int unknown(lua_State *L, const char *fname, const char *const known[]) {
+/* Raises for the unknown key at the top of the stack (the table's key; a copy, so it is ours).
+** field names the option whose table it is (NULL at the top level). */
+static int unknown(lua_State *L, const char *fname, const char *field, const char *const known[]) {
+  const char *dot = field ? "." : "", *f = field ? field : "";
   if (lua_type(L, -1) != LUA_TSTRING) {
-    if (lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1))
-      return luaL_error(L, "unexpected value at index %I in the options to '%s' (options are named: %s = ...)",
-                        lua_tointeger(L, -1), fname, known[0] ? known[0] : "name");
-    return luaL_error(L, "unknown option of type %s to '%s' (options are named by strings)", luaL_typename(L, -1),
-                      fname);
+    int isint = lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1);
+    lua_Integer i = isint ? lua_tointeger(L, -1) : 0;
+    const char *tname = luaL_typename(L, -1);
+    const char *in = field ? lua_pushfstring(L, "option '%s'", field) : "the options";
+    if (isint)
+      return luaL_error(L, "unexpected value at index %I in %s to '%s' (options are named: %s = ...)", i, in,
+                        fname, known[0] ? known[0] : "name");
+    if (field)
+      return luaL_error(L, "unknown option of type %s in %s to '%s' (options are named by strings)", tname, in,
+                        fname);
+    return luaL_error(L, "unknown option of type %s to '%s' (options are named by strings)", tname, fname);
   }
   const char *k = lua_tostring(L, -1);
   const char *why, *best = suggestion(k, known, &why);
   if (best && why)
-    return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'? %s)", k, fname, best, why);
-  if (best) return luaL_error(L, "unknown option '%s' to '%s' (did you mean '%s'?)", k, fname, best);
+    return luaL_error(L, "unknown option '%s%s%s' to '%s' (did you mean '%s%s%s'? %s)", f, dot, k, fname, f, dot,
+                      best, why);
+  if (best)
+    return luaL_error(L, "unknown option '%s%s%s' to '%s' (did you mean '%s%s%s'?)", f, dot, k, fname, f, dot, best);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   for (size_t i = 0; known[i]; i++) {
     if (i) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, f);
+    luaL_addstring(&b, dot);
     luaL_addstring(&b, known[i]);
   }
   luaL_pushresult(&b);
-  return luaL_error(L, "unknown option '%s' to '%s' (options are: %s)", k, fname, lua_tostring(L, -1));
+  return luaL_error(L, "unknown option '%s%s%s' to '%s' (options are: %s)", f, dot, k, fname, lua_tostring(L, -1));
 }
 
-void tbt_lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const known[]) {
-  arg = lua_absindex(L, arg);
-  luaL_checkstack(L, 4, "options");
+static void check_options(lua_State *L, int idx, const char *fname, const char *field,
+                          const char *const known[]) {
+  idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 6, "options");
   lua_pushnil(L);
-  while (lua_next(L, arg)) {
+  while (lua_next(L, idx)) {
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING || !known_key(known, lua_tostring(L, -1))) {
       lua_pushvalue(L, -1);   /* lua_next's key stays untouched */
-      unknown(L, fname, known);
+      unknown(L, fname, field, known);
     }
   }
+}
+
+void tbt_lua_checkoptions(lua_State *L, int arg, const char *fname, const char *const known[]) {
+  check_options(L, arg, fname, NULL, known);
+}
+
+void tbt_lua_checksuboptions(lua_State *L, int idx, const char *fname, const char *field,
+                             const char *const known[]) {
+  check_options(L, idx, fname, field, known);
 }
 
 void tbt_lua_check_keys(lua_State *L, int idx, const char *const *keys, int allow_array, int arg,

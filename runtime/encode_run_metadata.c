@@ -30,6 +30,7 @@
 #include "alloc.h"
 #include "pbwire.h"
 #include "run_metadata.pb-c.h"
+#include "sink.h"
 #include "tbtrace.h"
 
 #include <stdio.h>
@@ -111,7 +112,7 @@ static char *node_name(const char *name, int *owned) {
 }
 
 /* The node of model name idx (a span path), created when new. */
-static int32_t node_for(graph *g, const tbt_trace_model *m, uint32_t idx, uint32_t thread,
+static int32_t node_for(graph *g, const tbt_source *m, uint32_t idx, uint32_t thread,
                         const char *op, uint32_t parent_path) {
   if (g->by_path[idx] >= 0) return g->by_path[idx];
   int owned;
@@ -154,7 +155,7 @@ static int32_t node_for(graph *g, const tbt_trace_model *m, uint32_t idx, uint32
   return k;
 }
 
-static const char *name_at(const tbt_trace_model *m, uint32_t idx) {
+static const char *name_at(const tbt_source *m, uint32_t idx) {
   return idx < m->nnames && m->names[idx] ? m->names[idx] : "";
 }
 
@@ -168,7 +169,7 @@ static void graph_free(graph *g) {
 }
 
 /* The node named by model name idx, -1 when none. */
-static int32_t lookup_path(const graph *g, const tbt_trace_model *m, uint32_t idx, int *err) {
+static int32_t lookup_path(const graph *g, const tbt_source *m, uint32_t idx, int *err) {
   if (idx >= m->nnames) return -1;
   if (g->by_path[idx] >= 0) return g->by_path[idx];
   int owned;
@@ -182,31 +183,38 @@ static int32_t lookup_path(const graph *g, const tbt_trace_model *m, uint32_t id
   return k;
 }
 
-/* Every span path becomes a node; declared edges become inputs. m's names are valid UTF-8. */
-static int build_graph(const tbt_trace_model *m, graph *g) {
+/* Every span path becomes a node (a walk over every track); declared edges become inputs. */
+static int build_graph(tbt_source *m, graph *g) {
   memset(g, 0, sizeof *g);
   g->by_path = tbt_malloc((m->nnames ? m->nnames : 1) * sizeof *g->by_path);
   if (!g->by_path) return TBT_ENOMEM;
   memset(g->by_path, 0xff, (m->nnames ? m->nnames : 1) * sizeof *g->by_path);
   if (grow_slots(g)) return TBT_ENOMEM;
-  for (size_t t = 0; t < m->nthreads; t++) {
-    const tbt_model_thread *th = &m->threads[t];
-    for (size_t i = 0; i < th->nspans; i++) {
-      const tbt_model_span *s = &th->spans[i];
-      if (s->path >= m->nnames) return TBT_EINVAL;
-      int32_t k = g->by_path[s->path];
+  for (size_t t = 0; t < m->ntracks; t++) {
+    tbt_src_walk w;
+    tbt_src_event e;
+    int rc = tbt_src_begin(m, t, &w), more;
+    while (!rc && (more = tbt_src_next(&w, &e)) != 0) {
+      if (more < 0) {
+        rc = more;
+        break;
+      }
+      if (e.kind != TBT_EV_SPAN) continue;
+      int32_t k = g->by_path[e.path];
       if (k < 0) {
-        uint32_t parent = UINT32_MAX;
-        if (s->parent >= 0 && (size_t)s->parent < th->nspans && th->spans[s->parent].path < m->nnames)
-          parent = th->spans[s->parent].path;
-        k = node_for(g, m, s->path, (uint32_t)t, name_at(m, s->category), parent);
-        if (k < 0) return k;
+        k = node_for(g, m, e.path, (uint32_t)t, name_at(m, e.category), e.parent_path);
+        if (k < 0) {
+          rc = k;
+          break;
+        }
       }
       node *n = &g->nodes[k];
       n->count++;
-      n->total_ns += s->end_ns - s->start_ns;
-      if (s->flags & TBT_SPAN_UNFINISHED) n->unfinished++;
+      n->total_ns += e.end_ns - e.start_ns;
+      if (e.flags & TBT_SPAN_UNFINISHED) n->unfinished++;
     }
+    tbt_src_end(&w);
+    if (rc) return rc;
   }
   for (size_t k = 0; k < g->n; k++) {
     node *n = &g->nodes[k];
@@ -317,7 +325,8 @@ static char *make_labels(graph *g) {
 
 /* step_stats is nearly all of a full RunMetadata and is written with the wire primitives (as
 ** protobuf-c would write it: fields in number order, proto3 zeros left out): protobuf-c sizes
-** every nested message again at each level it packs it from, and would need a struct per span. */
+** every nested message again at each level it packs it from, and would need a struct per span.
+** It is sized by one walk over the spans and written by a second. */
 
 typedef struct exec {
   const node *n;
@@ -325,7 +334,7 @@ typedef struct exec {
   uint32_t tid;
 } exec;
 
-static void exec_of(const graph *g, const tbt_model_span *s, uint64_t tid, exec *e) {
+static void exec_of(const graph *g, const tbt_src_event *s, uint64_t tid, exec *e) {
   e->n = &g->nodes[g->by_path[s->path]];
   int64_t us0 = s->start_ns / 1000, us1 = s->end_ns / 1000;
   if (s->start_ns < 0 && s->start_ns % 1000) us0--;
@@ -365,64 +374,6 @@ static size_t names_entry_size(uint32_t tid, size_t name_len) {
   return pb_varint_field_size(1, tid) + (name_len ? pb_len_field_size(name_len) : 0);
 }
 
-/* Appends RunMetadata.step_stats (field 1): one DeviceStepStats per thread. */
-static int put_step_stats(const tbt_trace_model *m, const graph *g, const char *devnames,
-                          size_t devlen, tbt_buf *out) {
-  size_t nth = m->nthreads;
-  uint64_t *ids;
-  if (tbt_track_ids(m, &ids)) return TBT_ENOMEM;
-  size_t *dev_body = tbt_malloc((nth ? nth : 1) * sizeof *dev_body);
-  if (!dev_body) {
-    tbt_free(ids);
-    return TBT_ENOMEM;
-  }
-  size_t ss_body = 0;
-  for (size_t t = 0; t < nth; t++) {
-    const tbt_model_thread *th = &m->threads[t];
-    size_t body = pb_len_field_size(strlen(devnames + t * devlen));
-    for (size_t i = 0; i < th->nspans; i++) {
-      if (th->spans[i].flags & TBT_SPAN_UNFINISHED) continue;
-      exec e;
-      exec_of(g, &th->spans[i], ids[t], &e);
-      body += pb_len_field_size(exec_size(&e));
-    }
-    const char *tname = name_at(m, th->name);
-    if (*tname) body += pb_len_field_size(names_entry_size((uint32_t)ids[t], strlen(tname)));
-    dev_body[t] = body;
-    ss_body += pb_len_field_size(body);
-  }
-  int rc = tbt_buf_reserve(out, pb_len_field_size(ss_body));
-  if (rc) {
-    tbt_free(dev_body);
-    tbt_free(ids);
-    return rc;
-  }
-  uint8_t *p = pb_put_len_header(out->data + out->len, 1, ss_body);
-  for (size_t t = 0; t < nth; t++) {
-    const tbt_model_thread *th = &m->threads[t];
-    const char *dev = devnames + t * devlen;
-    p = pb_put_len_header(p, 1, dev_body[t]);   /* StepStats.dev_stats */
-    p = pb_put_bytes(p, 1, dev, strlen(dev));
-    for (size_t i = 0; i < th->nspans; i++) {
-      if (th->spans[i].flags & TBT_SPAN_UNFINISHED) continue;
-      exec e;
-      exec_of(g, &th->spans[i], ids[t], &e);
-      p = put_exec(p, &e, exec_size(&e));
-    }
-    const char *tname = name_at(m, th->name);
-    if (*tname) {
-      size_t nl = strlen(tname);
-      p = pb_put_len_header(p, 3, names_entry_size((uint32_t)ids[t], nl));
-      p = pb_put_varint_field(p, 1, (uint32_t)ids[t]);
-      p = pb_put_bytes(p, 2, tname, nl);
-    }
-  }
-  out->len = (size_t)(p - out->data);
-  tbt_free(dev_body);
-  tbt_free(ids);
-  return 0;
-}
-
 /* ----------------------------------------------------------------- encoding */
 
 enum { NATTR = 3 };
@@ -430,56 +381,43 @@ static char k_count[] = "_tbtrace_count";
 static char k_total[] = "_tbtrace_total_ns";
 static char k_unfinished[] = "_tbtrace_unfinished";
 
-int tbt_encode_run_metadata(const tbt_trace_model *model, int variant, tbt_buf *out) {
-  if (!model || !out) return TBT_EINVAL;
-  int full = variant == TBT_RUN_METADATA_FULL;
-  size_t start = out->len;
-  tbt_names nv;
-  if (tbt_names_clean(model, &nv)) return TBT_ENOMEM;
-  tbt_trace_model clean = *model;
-  clean.names = nv.names;
-  const tbt_trace_model *m = &clean;
+/* "<task>/device:CPU:<i>"; the task prefix is cut at 192 bytes (job names are short) */
+enum { DEVLEN = 192 + sizeof "/device:CPU:" + 24 };
+
+struct tbt_run_metadata {
+  tbt_source *src;
+  int full;
   graph g;
-  int rc = build_graph(m, &g);
-  size_t nth = m->nthreads, nn = g.n;
-  char *devnames = NULL, *labels = NULL;
-  node **sorted = NULL;
-  Tensorflow__NodeDef *defs = NULL;
-  Tensorflow__NodeDef **defp = NULL;
-  char **inputs = NULL;
-  Tensorflow__NodeDef__AttrEntry *entries = NULL, **entryp = NULL;
-  Tensorflow__AttrValue *values = NULL;
-  if (rc) goto done;
+  char *labels;
+  size_t *dev_body;        /* full: DeviceStepStats size per track */
+  size_t ss_body;          /* full: StepStats size */
+  tbt_buf rest;            /* function_graphs (field 4), packed */
+  size_t size;
+};
 
-  rc = TBT_ENOMEM;
-  /* "<task>/device:CPU:<i>"; the task prefix is cut at 192 bytes (job names are short) */
-  enum { DEVLEN = 192 + sizeof "/device:CPU:" + 24 };
-  const char *task = m->task ? m->task : TBT_LOCAL_TASK;
-  devnames = tbt_malloc((nth ? nth : 1) * DEVLEN);
-  sorted = tbt_malloc((nn ? nn : 1) * sizeof *sorted);
-  defs = tbt_malloc((nn ? nn : 1) * sizeof *defs);
-  defp = tbt_malloc((nn ? nn : 1) * sizeof *defp);
-  inputs = tbt_malloc((g.ninputs + nn + 1) * sizeof *inputs);
-  entries = tbt_malloc((nn ? nn : 1) * NATTR * sizeof *entries);
-  entryp = tbt_malloc((nn ? nn : 1) * NATTR * sizeof *entryp);
-  values = tbt_malloc((nn ? nn : 1) * NATTR * sizeof *values);
+static const char *device_name(const tbt_source *m, size_t t, char *buf) {
+  snprintf(buf, DEVLEN, "%.192s/device:CPU:%zu", m->task ? m->task : TBT_LOCAL_TASK, t);
+  return buf;
+}
+
+/* The GraphDef (function_graphs[0].pre_optimization_graph) packed by protobuf-c into e->rest. */
+static int pack_graph(tbt_run_metadata *e) {
+  const tbt_source *m = e->src;
+  graph *g = &e->g;
+  size_t nn = g->n;
+  int rc = TBT_ENOMEM;
+  char *devnames = tbt_malloc((m->ntracks ? m->ntracks : 1) * DEVLEN);
+  node **sorted = tbt_malloc((nn ? nn : 1) * sizeof *sorted);
+  Tensorflow__NodeDef *defs = tbt_malloc((nn ? nn : 1) * sizeof *defs);
+  Tensorflow__NodeDef **defp = tbt_malloc((nn ? nn : 1) * sizeof *defp);
+  char **inputs = tbt_malloc((g->ninputs + nn + 1) * sizeof *inputs);
+  Tensorflow__NodeDef__AttrEntry *entries = tbt_malloc((nn ? nn : 1) * NATTR * sizeof *entries);
+  Tensorflow__NodeDef__AttrEntry **entryp = tbt_malloc((nn ? nn : 1) * NATTR * sizeof *entryp);
+  Tensorflow__AttrValue *values = tbt_malloc((nn ? nn : 1) * NATTR * sizeof *values);
   if (!devnames || !sorted || !defs || !defp || !inputs || !entries || !entryp || !values) goto done;
-  for (size_t t = 0; t < nth; t++)
-    snprintf(devnames + t * DEVLEN, DEVLEN, "%.192s/device:CPU:%zu", task, t);
+  for (size_t t = 0; t < m->ntracks; t++) device_name(m, t, devnames + t * DEVLEN);
 
-  if (full) {
-    labels = make_labels(&g);
-    if (!labels) goto done;
-    for (size_t k = 0; k < nn; k++) {
-      g.nodes[k].name_len = strlen(g.nodes[k].name);
-      g.nodes[k].label_len = strlen(g.nodes[k].label);
-    }
-    rc = put_step_stats(m, &g, devnames, DEVLEN, out);
-    if (rc) goto done;
-    rc = TBT_ENOMEM;
-  }
-
-  for (size_t k = 0; k < nn; k++) sorted[k] = &g.nodes[k];
+  for (size_t k = 0; k < nn; k++) sorted[k] = &g->nodes[k];
   qsort(sorted, nn, sizeof *sorted, cmp_node_name);
   size_t ni = 0, na = 0;
   for (size_t k = 0; k < nn; k++) {
@@ -491,7 +429,7 @@ int tbt_encode_run_metadata(const tbt_trace_model *model, int variant, tbt_buf *
     d->device = devnames + (size_t)n->thread * DEVLEN;
     d->input = inputs + ni;
     if (n->nin) {
-      for (uint32_t j = 0; j < n->nin; j++) inputs[ni++] = (char *)g.inputs[n->in_first + j];
+      for (uint32_t j = 0; j < n->nin; j++) inputs[ni++] = (char *)g->inputs[n->in_first + j];
       d->n_input = n->nin;
     } else if (n->parent) {
       inputs[ni++] = (char *)n->parent;
@@ -532,15 +470,11 @@ int tbt_encode_run_metadata(const tbt_trace_model *model, int variant, tbt_buf *
   rm.n_function_graphs = 1;
   rm.function_graphs = &fgp;
   size_t len = tensorflow__run_metadata__get_packed_size(&rm);
-  rc = tbt_buf_reserve(out, len);
-  if (rc) goto done;
-  out->len += tensorflow__run_metadata__pack(&rm, out->data + out->len);
-  rc = 0;
+  rc = tbt_buf_reserve(&e->rest, len);
+  if (!rc) e->rest.len += tensorflow__run_metadata__pack(&rm, e->rest.data + e->rest.len);
 
 done:
-  if (rc) out->len = start;
   tbt_free(devnames);
-  tbt_free(labels);
   tbt_free(sorted);
   tbt_free(defs);
   tbt_free(defp);
@@ -548,7 +482,147 @@ done:
   tbt_free(entries);
   tbt_free(entryp);
   tbt_free(values);
-  graph_free(&g);
-  tbt_names_free(&nv);
+  return rc;
+}
+
+/* The size of StepStats: a walk over every finished span. */
+static int size_step_stats(tbt_run_metadata *e) {
+  tbt_source *m = e->src;
+  size_t nth = m->ntracks;
+  e->dev_body = tbt_malloc((nth ? nth : 1) * sizeof *e->dev_body);
+  if (!e->dev_body) return TBT_ENOMEM;
+  char dev[DEVLEN];
+  e->ss_body = 0;
+  for (size_t t = 0; t < nth; t++) {
+    uint64_t tid = m->tracks[t].id;
+    size_t body = pb_len_field_size(strlen(device_name(m, t, dev)));
+    tbt_src_walk w;
+    tbt_src_event ev;
+    int rc = tbt_src_begin(m, t, &w), more;
+    while (!rc && (more = tbt_src_next(&w, &ev)) != 0) {
+      if (more < 0) {
+        rc = more;
+        break;
+      }
+      if (ev.kind != TBT_EV_SPAN || (ev.flags & TBT_SPAN_UNFINISHED)) continue;
+      exec x;
+      exec_of(&e->g, &ev, tid, &x);
+      body += pb_len_field_size(exec_size(&x));
+    }
+    tbt_src_end(&w);
+    if (rc) return rc;
+    const char *tname = name_at(m, m->tracks[t].name);
+    if (*tname) body += pb_len_field_size(names_entry_size((uint32_t)tid, strlen(tname)));
+    e->dev_body[t] = body;
+    e->ss_body += pb_len_field_size(body);
+  }
+  return 0;
+}
+
+void tbt_run_metadata_free(tbt_run_metadata *e) {
+  if (!e) return;
+  graph_free(&e->g);
+  tbt_free(e->labels);
+  tbt_free(e->dev_body);
+  tbt_buf_free(&e->rest);
+  tbt_free(e);
+}
+
+int tbt_run_metadata_prepare(tbt_source *src, int variant, tbt_run_metadata **out) {
+  *out = NULL;
+  if (!src) return TBT_EINVAL;
+  tbt_run_metadata *e = tbt_calloc(1, sizeof *e);
+  if (!e) return TBT_ENOMEM;
+  e->src = src;
+  e->full = variant == TBT_RUN_METADATA_FULL;
+  int rc = build_graph(src, &e->g);
+  if (!rc && e->full) {
+    if (!(e->labels = make_labels(&e->g))) rc = TBT_ENOMEM;
+    for (size_t k = 0; !rc && k < e->g.n; k++) {
+      e->g.nodes[k].name_len = strlen(e->g.nodes[k].name);
+      e->g.nodes[k].label_len = strlen(e->g.nodes[k].label);
+    }
+    if (!rc) rc = size_step_stats(e);
+  }
+  if (!rc) rc = pack_graph(e);
+  if (rc) {
+    tbt_run_metadata_free(e);
+    return rc;
+  }
+  e->size = e->rest.len + (e->full ? pb_len_field_size(e->ss_body) : 0);
+  *out = e;
+  return 0;
+}
+
+size_t tbt_run_metadata_size(const tbt_run_metadata *e) {
+  return e->size;
+}
+
+int tbt_run_metadata_write(tbt_run_metadata *e, tbt_sink *out) {
+  tbt_source *m = e->src;
+  if (e->full) {
+    uint8_t *p = tbt_sink_room(out, 16);
+    if (!p) return out->rc;
+    tbt_sink_done(out, pb_put_len_header(p, 1, e->ss_body));
+    char dev[DEVLEN];
+    for (size_t t = 0; t < m->ntracks; t++) {
+      uint64_t tid = m->tracks[t].id;
+      size_t dl = strlen(device_name(m, t, dev));
+      if (!(p = tbt_sink_room(out, 16 + dl))) return out->rc;
+      p = pb_put_len_header(p, 1, e->dev_body[t]);   /* StepStats.dev_stats */
+      tbt_sink_done(out, pb_put_bytes(p, 1, dev, dl));
+      tbt_src_walk w;
+      tbt_src_event ev;
+      int rc = tbt_src_begin(m, t, &w), more;
+      while (!rc && (more = tbt_src_next(&w, &ev)) != 0) {
+        if (more < 0) {
+          rc = more;
+          break;
+        }
+        if (ev.kind != TBT_EV_SPAN || (ev.flags & TBT_SPAN_UNFINISHED)) continue;
+        exec x;
+        exec_of(&e->g, &ev, tid, &x);
+        size_t body = exec_size(&x);
+        if (!(p = tbt_sink_room(out, pb_len_field_size(body)))) {
+          rc = out->rc;
+          break;
+        }
+        tbt_sink_done(out, put_exec(p, &x, body));
+      }
+      tbt_src_end(&w);
+      if (rc) return rc;
+      const char *tname = name_at(m, m->tracks[t].name);
+      if (*tname) {
+        size_t nl = strlen(tname);
+        if (!(p = tbt_sink_room(out, 32 + nl))) return out->rc;
+        p = pb_put_len_header(p, 3, names_entry_size((uint32_t)tid, nl));
+        p = pb_put_varint_field(p, 1, (uint32_t)tid);
+        tbt_sink_done(out, pb_put_bytes(p, 2, tname, nl));
+      }
+    }
+  }
+  return tbt_sink_write(out, e->rest.data, e->rest.len);
+}
+
+int tbt_encode_run_metadata(const tbt_trace_model *model, int variant, tbt_buf *out) {
+  if (!model || !out) return TBT_EINVAL;
+  tbt_source src;
+  tbt_run_metadata *e = NULL;
+  tbt_sink sink;
+  size_t start = out->len;
+  int rc = tbt_source_from_model(&src, model);
+  if (rc) return rc;
+  rc = tbt_run_metadata_prepare(&src, variant, &e);
+  if (!rc) rc = tbt_sink_buf(&sink, out);
+  if (!rc) {
+    rc = tbt_run_metadata_write(e, &sink);
+    int frc = tbt_sink_finish(&sink);
+    if (!rc) rc = frc;
+    tbt_sink_free(&sink);
+    if (!rc && out->len - start != tbt_run_metadata_size(e)) rc = TBT_ERANGE;
+  }
+  if (rc) out->len = start;
+  tbt_run_metadata_free(e);
+  tbt_source_free(&src);
   return rc;
 }

@@ -29,6 +29,7 @@
 
 #include "alloc.h"
 #include "pbwire.h"
+#include "sink.h"
 #include "tbtrace.h"
 #include "xplane.pb-c.h"
 
@@ -74,13 +75,13 @@ static int metas_grow(metas *t) {
   return 0;
 }
 
-static const char *name_at(const tbt_trace_model *m, uint32_t idx) {
+static const char *name_at(const tbt_source *m, uint32_t idx) {
   return idx < m->nnames && m->names[idx] ? m->names[idx] : "";
 }
 
 /* The metadata id of (name, cat), created when new; 0 when out of memory. own: the span's own
 ** name, which becomes the display name when it differs from name (UINT32_MAX: none). */
-static int64_t meta_id(metas *t, const tbt_trace_model *m, uint32_t name, uint32_t cat,
+static int64_t meta_id(metas *t, const tbt_source *m, uint32_t name, uint32_t cat,
                        uint32_t own) {
   uint64_t key = (uint64_t)name << 32 | cat;
   size_t mask = t->nslots - 1, i = mix64(key) & mask;
@@ -161,13 +162,11 @@ static uint8_t *put_xevent(uint8_t *p, const xev *e, size_t body) {
   return p;
 }
 
-/* Walks a thread's spans, instants and counters merged by time (offsets relative to base). */
+/* One event of a walk as an XEvent (offsets relative to base); *end_ns grows to its end. */
 typedef struct cursor {
-  const tbt_trace_model *m;
-  const tbt_model_thread *th;
+  const tbt_source *m;
   metas *md;
   int64_t base;
-  size_t a, b, c;
   uint64_t last_key;    /* the previous metadata lookup, which most events repeat */
   int64_t last_id;
 } cursor;
@@ -181,61 +180,26 @@ static int64_t cursor_meta(cursor *cu, uint32_t name, uint32_t cat, uint32_t own
   return cu->last_id;
 }
 
-/* The next event into *e: 1, 0 at the end, -1 when out of memory. */
-static int cursor_next(cursor *cu, xev *e, int64_t *end_ns) {
-  const tbt_model_thread *th = cu->th;
-  int64_t ta = cu->a < th->nspans ? th->spans[cu->a].start_ns : INT64_MAX;
-  int64_t tb = cu->b < th->ninstants ? th->instants[cu->b].time_ns : INT64_MAX;
-  int64_t tc = cu->c < th->ncounters ? th->counters[cu->c].time_ns : INT64_MAX;
-  int64_t end;
-  if (cu->a < th->nspans && ta <= tb && ta <= tc) {
-    const tbt_model_span *s = &th->spans[cu->a++];
-    e->meta = cursor_meta(cu, s->path, s->category, s->name);
-    e->offset_ps = (ta - cu->base) * 1000;
-    e->duration_ps = (s->end_ns - s->start_ns) * 1000;
-    e->kind = (s->flags & TBT_SPAN_UNFINISHED) ? 1 : 0;
-    end = s->end_ns;
-  } else if (cu->b < th->ninstants && tb <= tc) {
-    const tbt_model_instant *in = &th->instants[cu->b++];
-    e->meta = cursor_meta(cu, in->name, in->category, UINT32_MAX);
-    e->offset_ps = (tb - cu->base) * 1000;
+/* 0, or -1 when out of memory. */
+static int to_xev(cursor *cu, const tbt_src_event *ev, xev *e, int64_t *end_ns) {
+  e->offset_ps = (ev->start_ns - cu->base) * 1000;
+  e->value = 0;
+  if (ev->kind == TBT_EV_SPAN) {
+    e->meta = cursor_meta(cu, ev->path, ev->category, ev->name);
+    e->duration_ps = (ev->end_ns - ev->start_ns) * 1000;
+    e->kind = (ev->flags & TBT_SPAN_UNFINISHED) ? 1 : 0;
+  } else if (ev->kind == TBT_EV_INSTANT) {
+    e->meta = cursor_meta(cu, ev->name, ev->category, UINT32_MAX);
     e->duration_ps = 0;
     e->kind = 0;
-    end = tb;
-  } else if (cu->c < th->ncounters) {
-    const tbt_model_counter *co = &th->counters[cu->c++];
-    e->meta = cursor_meta(cu, co->name, 0, UINT32_MAX);
-    e->offset_ps = (tc - cu->base) * 1000;
+  } else {
+    e->meta = cursor_meta(cu, ev->name, 0, UINT32_MAX);
     e->duration_ps = 0;
     e->kind = 2;
-    e->value = co->value;
-    end = tc;
-  } else {
-    return 0;
+    e->value = ev->value;
   }
-  if (end > *end_ns) *end_ns = end;
-  return e->meta ? 1 : -1;
-}
-
-static void cursor_init(cursor *cu, const tbt_trace_model *m, const tbt_model_thread *th, metas *md,
-                        int64_t base) {
-  memset(cu, 0, sizeof *cu);
-  cu->m = m;
-  cu->th = th;
-  cu->md = md;
-  cu->base = base;
-  cu->last_key = UINT64_MAX;
-}
-
-static int64_t thread_start(const tbt_trace_model *m, const tbt_model_thread *th) {
-  int64_t t = INT64_MAX;
-  for (size_t i = 0; i < th->nspans; i++)
-    if (th->spans[i].start_ns < t) t = th->spans[i].start_ns;
-  for (size_t i = 0; i < th->ninstants; i++)
-    if (th->instants[i].time_ns < t) t = th->instants[i].time_ns;
-  for (size_t i = 0; i < th->ncounters; i++)
-    if (th->counters[i].time_ns < t) t = th->counters[i].time_ns;
-  return t == INT64_MAX ? m->start_ns : t;
+  if (ev->end_ns > *end_ns) *end_ns = ev->end_ns;
+  return e->meta ? 0 : -1;
 }
 
 /* ----------------------------------------------------------------- encoding */
@@ -246,7 +210,7 @@ static char s_value[] = "value";
 static char s_task[] = "task";
 
 /* The plane's metadata maps (fields 4 and 5), packed by protobuf-c. */
-static int pack_plane_metadata(const tbt_trace_model *m, const metas *md, tbt_buf *out) {
+static int pack_plane_metadata(const tbt_source *m, const metas *md, tbt_buf *out) {
   size_t n = md->n;
   int rc = TBT_ENOMEM;
   Tensorflow__Profiler__XEventMetadata *em = tbt_malloc((n ? n : 1) * sizeof *em);
@@ -320,46 +284,90 @@ typedef struct line_info {
   const char *line_name;
 } line_info;
 
-int tbt_encode_xspace(const tbt_trace_model *model, const char *host, tbt_buf *out) {
-  if (!model || !out) return TBT_EINVAL;
-  tbt_names nv;
-  if (tbt_names_clean(model, &nv)) return TBT_ENOMEM;
-  tbt_trace_model clean = *model;
-  clean.names = nv.names;
-  const tbt_trace_model *m = &clean;
-  size_t nth = m->nthreads;
+/* Walks track t: without out, sizes its line into *L (start_ns set); with out, writes its events. */
+static int walk_line(tbt_source *m, size_t t, metas *md, line_info *L, tbt_sink *out) {
+  cursor cu;
+  memset(&cu, 0, sizeof cu);
+  cu.m = m;
+  cu.md = md;
+  cu.base = L->start_ns;
+  cu.last_key = UINT64_MAX;
+  tbt_src_walk w;
+  tbt_src_event ev;
+  xev e;
+  size_t events = 0;
+  int64_t end = L->start_ns;
+  int rc = tbt_src_begin(m, t, &w), more;
+  while (!rc && (more = tbt_src_next(&w, &ev)) != 0) {
+    if (more < 0) {
+      rc = more;
+      break;
+    }
+    if (to_xev(&cu, &ev, &e, &end)) {
+      rc = TBT_ENOMEM;
+      break;
+    }
+    size_t body = xevent_size(&e);
+    if (!out) {
+      events += pb_len_field_size(body);
+      continue;
+    }
+    uint8_t *p = tbt_sink_room(out, 80);   /* an XEvent is at most 70 bytes */
+    if (!p) {
+      rc = out->rc;
+      break;
+    }
+    tbt_sink_done(out, put_xevent(p, &e, body));
+  }
+  tbt_src_end(&w);
+  if (!rc && !out) {
+    L->end_ns = end;
+    L->body = pb_varint_field_size(1, m->tracks[t].id) + pb_len_field_size(strlen(L->line_name)) +
+              pb_varint_field_size(3, (uint64_t)L->start_ns) + events +
+              pb_varint_field_size(9, (uint64_t)((L->end_ns - L->start_ns) * 1000));
+  }
+  return rc;
+}
+
+/* The time of track t's first event (its earliest: events come in time order), else the trace's
+** start. */
+static int line_start(tbt_source *m, size_t t, int64_t *start) {
+  tbt_src_walk w;
+  tbt_src_event ev;
+  *start = m->start_ns;
+  int rc = tbt_src_begin(m, t, &w);
+  if (!rc) {
+    rc = tbt_src_next(&w, &ev);
+    if (rc > 0) *start = ev.start_ns;
+    rc = rc < 0 ? rc : 0;
+  }
+  tbt_src_end(&w);
+  return rc;
+}
+
+int tbt_xspace_write(tbt_source *m, const char *host, tbt_sink *out) {
+  if (!m || !out) return TBT_EINVAL;
+  size_t nth = m->ntracks;
   metas md = {0};
   tbt_buf meta = {0};
-  uint64_t *ids = NULL;
   line_info *li = tbt_malloc((nth ? nth : 1) * sizeof *li);
   int rc = TBT_ENOMEM;
-  if (!li || metas_grow(&md) || tbt_track_ids(m, &ids)) goto done;
+  if (!li || metas_grow(&md)) goto done;
 
-  /* First pass: metadata and the size of every line. The events are walked again to write
-  ** them rather than kept: a copy of them would cost more than walking twice. */
+  /* First walk: metadata and the size of every line. */
   size_t lines_size = 0;
   for (size_t t = 0; t < nth; t++) {
-    const tbt_model_thread *th = &m->threads[t];
     line_info *L = &li[t];
-    L->start_ns = thread_start(m, th);
-    L->end_ns = L->start_ns;
-    const char *tname = name_at(m, th->name);
+    const char *tname = name_at(m, m->tracks[t].name);
     if (*tname) {
       L->line_name = tname;
     } else {
-      snprintf(L->name, sizeof L->name, "thread %" PRIu64, th->tid);
+      snprintf(L->name, sizeof L->name, "thread %" PRIu64, m->tracks[t].tid);
       L->line_name = L->name;
     }
-    size_t events = 0;
-    cursor cu;
-    cursor_init(&cu, m, th, &md, L->start_ns);
-    xev e;
-    int k;
-    while ((k = cursor_next(&cu, &e, &L->end_ns)) > 0) events += pb_len_field_size(xevent_size(&e));
-    if (k < 0) goto done;
-    L->body = pb_varint_field_size(1, ids[t]) + pb_len_field_size(strlen(L->line_name)) +
-              pb_varint_field_size(3, (uint64_t)L->start_ns) + events +
-              pb_varint_field_size(9, (uint64_t)((L->end_ns - L->start_ns) * 1000));
+    rc = line_start(m, t, &L->start_ns);
+    if (!rc) rc = walk_line(m, t, &md, L, NULL);
+    if (rc) goto done;
     lines_size += pb_len_field_size(L->body);
   }
   rc = pack_plane_metadata(m, &md, &meta);
@@ -369,47 +377,64 @@ int tbt_encode_xspace(const tbt_trace_model *model, const char *host, tbt_buf *o
   size_t name_len = strlen(TBT_HOST_PLANE_NAME);
   size_t plane_size =
       pb_varint_field_size(1, TBT_HOST_PLANE_ID) + pb_len_field_size(name_len) + lines_size + meta.len;
-  char warning[96];
-  size_t warning_len = 0;
-  if (m->dropped)
-    warning_len = (size_t)snprintf(warning, sizeof warning,
-                                   "tbtrace: %" PRIu64 " records dropped by the trace memory limit",
-                                   m->dropped);
-  size_t host_len = host ? strlen(host) : 0;
-  size_t total_size = pb_len_field_size(plane_size) +
-                      (warning_len ? pb_len_field_size(warning_len) : 0) +
-                      (host ? pb_len_field_size(host_len) : 0);
-  rc = tbt_buf_reserve(out, total_size);
-  if (rc) goto done;
-  uint8_t *p = out->data + out->len;
+  uint8_t *p = tbt_sink_room(out, 64);
+  if (!p) goto sink_failed;
   p = pb_put_len_header(p, 1, plane_size);
   p = pb_put_varint_field(p, 1, TBT_HOST_PLANE_ID);
-  p = pb_put_bytes(p, 2, TBT_HOST_PLANE_NAME, name_len);
+  tbt_sink_done(out, pb_put_bytes(p, 2, TBT_HOST_PLANE_NAME, name_len));
   for (size_t t = 0; t < nth; t++) {
     const line_info *L = &li[t];
+    size_t ln = strlen(L->line_name);
+    if (!(p = tbt_sink_room(out, 48 + ln))) goto sink_failed;
     p = pb_put_len_header(p, 3, L->body);
-    p = pb_put_varint_field(p, 1, ids[t]);
-    p = pb_put_bytes(p, 2, L->line_name, strlen(L->line_name));
-    p = pb_put_varint_field(p, 3, (uint64_t)L->start_ns);
-    cursor cu;
-    cursor_init(&cu, m, &m->threads[t], &md, L->start_ns);
-    xev e;
-    int64_t end = L->start_ns;
-    while (cursor_next(&cu, &e, &end) > 0) p = put_xevent(p, &e, xevent_size(&e));
-    p = pb_put_varint_field(p, 9, (uint64_t)((L->end_ns - L->start_ns) * 1000));
+    p = pb_put_varint_field(p, 1, m->tracks[t].id);
+    p = pb_put_bytes(p, 2, L->line_name, ln);
+    tbt_sink_done(out, pb_put_varint_field(p, 3, (uint64_t)L->start_ns));
+    /* Second walk: the events, with the metadata ids the first one gave. */
+    rc = walk_line(m, t, &md, &li[t], out);
+    if (rc) goto done;
+    if (!(p = tbt_sink_room(out, 16))) goto sink_failed;
+    tbt_sink_done(out, pb_put_varint_field(p, 9, (uint64_t)((L->end_ns - L->start_ns) * 1000)));
   }
-  memcpy(p, meta.data, meta.len);
-  p += meta.len;
-  if (warning_len) p = pb_put_bytes(p, 3, warning, warning_len);
-  if (host) p = pb_put_bytes(p, 4, host, host_len);
-  out->len = (size_t)(p - out->data);
-  rc = 0;
+  tbt_sink_write(out, meta.data, meta.len);
+  char warning[96];
+  if (m->dropped) {
+    size_t wl = (size_t)snprintf(warning, sizeof warning,
+                                 "tbtrace: %" PRIu64 " records dropped by the trace memory limit",
+                                 m->dropped);
+    if (!(p = tbt_sink_room(out, 16 + wl))) goto sink_failed;
+    tbt_sink_done(out, pb_put_bytes(p, 3, warning, wl));
+  }
+  if (host) {
+    size_t hl = strlen(host);
+    if (!(p = tbt_sink_room(out, 16 + hl))) goto sink_failed;
+    tbt_sink_done(out, pb_put_bytes(p, 4, host, hl));
+  }
+sink_failed:
+  rc = out->rc;
 
 done:
   tbt_free(li);
-  tbt_free(ids);
   tbt_buf_free(&meta);
   metas_free(&md);
-  tbt_names_free(&nv);
+  return rc;
+}
+
+int tbt_encode_xspace(const tbt_trace_model *model, const char *host, tbt_buf *out) {
+  if (!model || !out) return TBT_EINVAL;
+  tbt_source src;
+  tbt_sink sink;
+  size_t start = out->len;
+  int rc = tbt_source_from_model(&src, model);
+  if (rc) return rc;
+  rc = tbt_sink_buf(&sink, out);
+  if (!rc) {
+    rc = tbt_xspace_write(&src, host, &sink);
+    int frc = tbt_sink_finish(&sink);
+    if (!rc) rc = frc;
+    tbt_sink_free(&sink);
+  }
+  if (rc) out->len = start;
+  tbt_source_free(&src);
   return rc;
 }

@@ -1,11 +1,16 @@
 /*
-** encoders.h: a trace model (tbt_trace_model, tbtrace_trace.h) into the bytes trace_export writes.
+** encoders.h: a trace (a source, trace_source.h) into the bytes trace_export writes.
 **
 **   encode_run_metadata.c  tensorflow.RunMetadata: the span graph (GraphDef) and, in the full
 **                          variant, step_stats (one DeviceStepStats per thread)
 **   encode_xspace.c        tensorflow.profiler.XSpace, the .xplane.pb of the profile plugin
 **   encode_chrome_json.c   Chrome trace event JSON (Perfetto UI, chrome://tracing), plain or gzip
 **   profile_files.c        the profile directory layout, written atomically
+**
+** Each encoder streams: it walks the source (a pass that sizes the length-delimited messages
+** when the format has them, then a pass that writes) into a sink (sink.h), holding only what
+** grows with the distinct names of the trace (graph nodes, event metadata, escaped names), never
+** with its spans. The tbt_encode_* forms over a model are for tests and tools.
 **
 ** Layout choices:
 **   - thread i of the model (model order) is the device "/job:localhost/replica:0/task:0/device:CPU:<i>"
@@ -22,8 +27,10 @@
 #define TBT_ENCODERS_H
 
 #include "buf.h"
+#include "sink.h"
 #include "tbtrace.h"
 #include "trace_model.h"
+#include "trace_source.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -43,8 +50,17 @@
 
 enum { TBT_RUN_METADATA_GRAPH = 0, TBT_RUN_METADATA_FULL = 1 };
 
-/* Serialized RunMetadata into *out (appended). variant TBT_RUN_METADATA_GRAPH: only
+/* A RunMetadata sized and ready to write: the graph built and packed, step_stats sized (two walks
+** of src, which must outlive it). variant TBT_RUN_METADATA_GRAPH: only
 ** function_graphs[0].pre_optimization_graph; TBT_RUN_METADATA_FULL: also step_stats. */
+typedef struct tbt_run_metadata tbt_run_metadata;
+int tbt_run_metadata_prepare(tbt_source *src, int variant, tbt_run_metadata **out);
+/* Its serialized size, which tbt_run_metadata_write writes exactly (one more walk). */
+size_t tbt_run_metadata_size(const tbt_run_metadata *rm);
+int tbt_run_metadata_write(tbt_run_metadata *rm, tbt_sink *out);
+void tbt_run_metadata_free(tbt_run_metadata *rm);
+
+/* Serialized RunMetadata of a model into *out (appended). */
 int tbt_encode_run_metadata(const tbt_trace_model *m, int variant, tbt_buf *out);
 
 /* ------------------------------------------------------------ XSpace */
@@ -55,7 +71,9 @@ int tbt_encode_run_metadata(const tbt_trace_model *m, int variant, tbt_buf *out)
 /* XStatMetadata ids of the host plane. */
 enum { TBT_XSTAT_CATEGORY = 1, TBT_XSTAT_UNFINISHED = 2, TBT_XSTAT_VALUE = 3, TBT_XSTAT_TASK = 4 };
 
-/* Serialized XSpace into *out (appended); host goes to XSpace.hostnames. */
+/* Serialized XSpace into out (two walks of src); host goes to XSpace.hostnames. */
+int tbt_xspace_write(tbt_source *src, const char *host, tbt_sink *out);
+/* The same of a model, appended to *out. */
 int tbt_encode_xspace(const tbt_trace_model *m, const char *host, tbt_buf *out);
 
 /* ------------------------------------------------------------ Chrome trace JSON */
@@ -66,14 +84,13 @@ typedef struct tbt_chrome_options {
   const char *host;          /* otherData.host; NULL: none */
 } tbt_chrome_options;
 
-/* Where the JSON goes, in pieces: write returns 0 or a negative code (which stops encoding). */
-typedef int (*tbt_sink_fn)(void *ud, const void *data, size_t len);
-
-int tbt_chrome_json_write(const tbt_trace_model *m, const tbt_chrome_options *o, tbt_sink_fn sink,
-                          void *ud);
-/* The whole JSON document, uncompressed, appended to *out. */
+/* The JSON document into out (one walk of src; out is not finished). */
+int tbt_chrome_json_write(tbt_source *src, const tbt_chrome_options *o, tbt_sink *out);
+/* The same of a model: appended to *out; handed to fn in pieces; gzip-compressed (level 0..9;
+** -1 = 1) straight into fd. */
 int tbt_encode_chrome_json(const tbt_trace_model *m, const tbt_chrome_options *o, tbt_buf *out);
-/* The JSON gzip-compressed (level 0..9; -1 = 1) straight into fd. */
+int tbt_chrome_json_to(const tbt_trace_model *m, const tbt_chrome_options *o, tbt_sink_fn fn,
+                       void *ud);
 int tbt_chrome_json_gz_fd(const tbt_trace_model *m, const tbt_chrome_options *o, int level, int fd);
 
 /* gzip (RFC 1952) of data at level (-1 = 1), appended to *out. */
@@ -110,7 +127,7 @@ typedef struct tbt_profile_options {
 ** an encoder and a row of tbt_profile_formats (profile_formats.c); profile_files.c writes every
 ** row, and exports list each file under the row's kind. */
 typedef struct tbt_profile_job {
-  const tbt_trace_model *m;
+  tbt_source *src;
   const char *host;
   long pid;
   const char *process_name;
@@ -120,7 +137,7 @@ typedef struct tbt_profile_job {
 typedef struct tbt_profile_format {
   const char *kind;          /* the export result's name for the file: "xplane" */
   const char *extension;     /* ".xplane.pb" */
-  int (*write)(const tbt_profile_job *job, int fd);   /* the whole file into fd */
+  int (*write)(const tbt_profile_job *job, tbt_sink *out);   /* the whole file into out */
 } tbt_profile_format;
 
 #define TBT_PROFILE_FORMATS 2
@@ -145,6 +162,8 @@ void tbt_profile_host(char *buf, size_t size);
 ** writes the TensorFlow profiler's ".profile-empty" event file there so TensorBoard sees outdir as
 ** a run. On failure everything this call created is removed and a negative code (-errno) is
 ** returned; *out is then empty. */
+int tbt_profile_write_source(tbt_source *src, const tbt_profile_options *o, tbt_profile_paths *out);
+/* The same from a model. */
 int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tbt_profile_paths *out);
 
 /* Removes what a successful tbt_profile_write created: files, then the run directory, then the

@@ -77,9 +77,15 @@ typedef struct format_job {
   const tbt_profile_job *job;
 } format_job;
 
+/* The format's encoder through a 64 KiB buffer into fd. */
 static int fill_format(void *ud, int fd) {
   const format_job *j = ud;
-  return j->f->write(j->job, fd);
+  tbt_sink out;
+  int rc = tbt_sink_fd(&out, fd);
+  if (!rc) rc = j->f->write(j->job, &out);
+  int frc = tbt_sink_finish(&out);
+  tbt_sink_free(&out);
+  return rc ? rc : frc;
 }
 
 /* 1 when a file in dir has "tfevents" in its name (dir unreadable: 0). */
@@ -149,11 +155,23 @@ void tbt_profile_remove(const tbt_profile_paths *p) {
 int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tbt_profile_paths *out) {
   if (!out) return TBT_EINVAL;
   memset(out, 0, sizeof *out);
+  if (!m) return TBT_EINVAL;
+  tbt_source src;
+  int rc = tbt_source_from_model(&src, m);
+  if (rc) return rc;
+  rc = tbt_profile_write_source(&src, o, out);
+  tbt_source_free(&src);
+  return rc;
+}
+
+int tbt_profile_write_source(tbt_source *m, const tbt_profile_options *o, tbt_profile_paths *out) {
+  if (!out) return TBT_EINVAL;
+  memset(out, 0, sizeof *out);
   if (!m || !o || !o->outdir || !*o->outdir) return TBT_EINVAL;
   char machine[256], host[512], task[256];
   tbt_profile_host(machine, sizeof machine);
   const char *hostname = o->hostname;
-  tbt_trace_model with_task;
+  tbt_source with_task;
   tbt_cluster cl;
   if (o->host) {
     snprintf(host, sizeof host, "%s", o->host);
@@ -192,7 +210,7 @@ int tbt_profile_write(const tbt_trace_model *m, const tbt_profile_options *o, tb
     return rc;
   }
   tbt_profile_job job;
-  job.m = m;
+  job.src = m;
   job.host = hostname;
   job.pid = o->pid ? o->pid : (long)getpid();
   job.process_name = o->process_name ? o->process_name : program_invocation_short_name;

@@ -3,23 +3,23 @@
 */
 #include "encoders.h"
 
-#include "fs.h"
-
-static int write_xplane(const tbt_profile_job *job, int fd) {
-  tbt_buf xs = {0};
-  int rc = tbt_encode_xspace(job->m, job->host, &xs);
-  if (!rc) rc = tbt_write_all(fd, xs.data, xs.len, NULL);
-  tbt_buf_free(&xs);
-  return rc;
+static int write_xplane(const tbt_profile_job *job, tbt_sink *out) {
+  return tbt_xspace_write(job->src, job->host, out);
 }
 
-/* Streamed through gzip: the JSON is several times the size of the file. */
-static int write_chrome(const tbt_profile_job *job, int fd) {
+/* Through gzip as it is made: the JSON is several times the size of the file. */
+static int write_chrome(const tbt_profile_job *job, tbt_sink *out) {
   tbt_chrome_options co;
   co.pid = job->pid;
   co.process_name = job->process_name;
   co.host = job->host;
-  return tbt_chrome_json_gz_fd(job->m, &co, job->gzip_level, fd);
+  tbt_sink z;
+  int rc = tbt_sink_gzip(&z, out, job->gzip_level);
+  if (rc) return rc;
+  rc = tbt_chrome_json_write(job->src, &co, &z);
+  int frc = tbt_sink_finish(&z);
+  tbt_sink_free(&z);
+  return rc ? rc : frc;
 }
 
 const tbt_profile_format tbt_profile_formats[TBT_PROFILE_FORMATS] = {

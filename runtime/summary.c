@@ -11,6 +11,7 @@
 #include "pbwire.h"
 #include "summary.pb-c.h"
 #include "utf8.h"
+#include "writer.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -438,4 +439,65 @@ int tbt_histogram(const char *tag, const double *values, size_t n, int buckets, 
   }
   tbt_free(rows);
   return rc;
+}
+
+/* ------------------------------------------------------------- a streamed string tensor */
+
+typedef struct streamed {
+  const uint8_t *head, *tail;
+  size_t head_len, tail_len;
+  tbt_fill_fn fill;
+  void *ud;
+} streamed;
+
+static int fill_event(void *ud, tbt_sink *out) {
+  streamed *s = ud;
+  tbt_sink_write(out, s->head, s->head_len);
+  int rc = out->rc ? out->rc : s->fill(s->ud, out);
+  if (!rc) rc = tbt_sink_write(out, s->tail, s->tail_len);
+  return rc;
+}
+
+int tbt_summary_emit_string_streamed(const char *tag, const char *plugin_name, const void *content,
+                                     size_t content_len, int64_t step, uint64_t len,
+                                     tbt_fill_fn fill, void *ud) {
+  if (!content) content_len = 0;
+  size_t tag_len = strlen(tag), plen = strlen(plugin_name);
+  size_t md_len = metadata_size(plugin_name, content_len, NULL);
+  if (tag_len > ((size_t)1 << 30) || plen > ((size_t)1 << 20) || content_len > ((size_t)1 << 20))
+    return TBT_ERANGE;
+  /* TensorProto{dtype: DT_STRING, tensor_shape: {}, string_val: <len bytes>}, as protobuf-c packs it */
+  uint64_t tensor_len = 2 + 2 + 1 + pb_varint_size(len) + len;
+  uint64_t value_len = pb_len_field_size(tag_len) + 1 + pb_varint_size(tensor_len) + tensor_len +
+                       pb_len_field_size(md_len);
+  uint64_t summary_len = 1 + pb_varint_size(value_len) + value_len;
+  uint64_t event_len = 9 + (step ? 1 + pb_varint_size((uint64_t)step) : 0) + 1 +
+                       pb_varint_size(summary_len) + summary_len;
+  size_t head_cap = 9 + 11 + 3 * 11 + pb_len_field_size(tag_len) + 11 + 4 + 11;
+  uint8_t *head = tbt_malloc(head_cap + md_len + 11);
+  if (!head) return TBT_ENOMEM;
+  uint8_t *p = pb_put_double(head, 1, tbt_wall_time());
+  if (step) {
+    p = pb_put_key(p, 2, PB_VARINT);
+    p = pb_put_varint(p, (uint64_t)step);
+  }
+  p = pb_put_key(p, 5, PB_LEN);
+  p = pb_put_varint(p, summary_len);
+  p = pb_put_key(p, 1, PB_LEN);
+  p = pb_put_varint(p, value_len);
+  p = pb_put_bytes(p, 1, tag, tag_len);
+  p = pb_put_key(p, 8, PB_LEN);
+  p = pb_put_varint(p, tensor_len);
+  p = pb_put_varint_field(p, 1, TENSORFLOW__DATA_TYPE__DT_STRING);
+  p = pb_put_len_header(p, 2, 0);
+  p = pb_put_key(p, 8, PB_LEN);
+  p = pb_put_varint(p, len);
+  uint8_t *tail = p;
+  p = pb_put_len_header(tail, 9, md_len);
+  put_metadata(p, plugin_name, content, content_len, NULL);
+  p += md_len;
+  streamed s = {head, tail, (size_t)(tail - head), (size_t)(p - tail), fill, ud};
+  int rc = tbt_writer_write_streamed(tbt_default_writer(), event_len, fill_event, &s);
+  tbt_free(head);
+  return rc ? rc : 1;
 }

@@ -6,6 +6,7 @@
 
 #include "tbtrace.h"
 #include "tensor.pb-c.h"
+#include "writer.h"
 
 #include <stdatomic.h>
 
@@ -42,6 +43,15 @@ static inline int tbt_summary_scoped_tag(const char **tag, const char *default_n
   if (!atomic_load_explicit(&tbt_summary_scopes_open, memory_order_relaxed)) return *tag ? 0 : TBT_EINVAL;
   return tbt_summary_scoped_tag_slow(tag, default_name);
 }
+
+/* After tbt_summary_prepare said yes: Event{wall_time=now, step, summary{value{tag,
+** tensor{DT_STRING, shape {}, string_val: one string of len bytes}, metadata{plugin_data{
+** plugin_name, content}}}}}, the bytes of tbt_summary_emit_prepared for that tensor, streamed
+** into the default writer's file with the string made by fill as it goes (writer.h), so a string
+** of any size is never held. Returns 1 when written, or a negative code (then nothing was). */
+int tbt_summary_emit_string_streamed(const char *tag, const char *plugin_name, const void *content,
+                                     size_t content_len, int64_t step, uint64_t len,
+                                     tbt_fill_fn fill, void *ud);
 
 /* Queues a serialized Event in the default writer (after tbt_summary_prepare said yes). */
 int tbt_summary_emit_event(const uint8_t *event, size_t len);

@@ -20,8 +20,8 @@
 #include "encoders.h"
 #include "export_facts.h"
 #include "summary.h"
-#include "tensor.pb-c.h"
 #include "trace_buffer.h"
+#include "trace_source.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -52,31 +52,22 @@ void tbt_export_request_init(tbt_export_request *req) {
   req->decision.flush_millis = -1;
 }
 
-static uint64_t count_spans(const tbt_trace_model *m) {
-  uint64_t n = 0;
-  for (size_t t = 0; t < m->nthreads; t++) n += m->threads[t].nspans;
-  return n;
-}
-
-/* Spans still open when the trace was read (a scope() never closed, a suspended coroutine); the
-** paths of the first few go to names (size bytes). */
-static uint64_t count_unfinished(const tbt_trace_model *m, char *names, size_t size) {
-  uint64_t n = 0;
+/* The paths of the first few spans still open when the trace was read (a scope() never closed, a
+** suspended coroutine), ", "-separated into names (size bytes). */
+static void unfinished_names(const tbt_source *src, char *names, size_t size) {
   size_t used = 0;
   names[0] = '\0';
-  for (size_t t = 0; t < m->nthreads; t++)
-    for (size_t i = 0; i < m->threads[t].nspans; i++) {
-      const tbt_model_span *s = &m->threads[t].spans[i];
-      if (!(s->flags & TBT_SPAN_UNFINISHED)) continue;
-      const char *path = s->path < m->nnames ? m->names[s->path] : "";
-      if (used + strlen(path) + 8 < size) {
-        used += (size_t)snprintf(names + used, size - used, "%s%s", n ? ", " : "", path);
-      } else if (used + 6 < size && !strstr(names, ", ...")) {
-        used += (size_t)snprintf(names + used, size - used, ", ...");
-      }
-      n++;
+  for (size_t i = 0; i < src->nunfinished_paths; i++) {
+    uint32_t p = src->unfinished_paths[i];
+    const char *path = p < src->nnames ? src->names[p] : "";
+    if (used + strlen(path) + 8 < size) {
+      used += (size_t)snprintf(names + used, size - used, "%s%s", i ? ", " : "", path);
+    } else if (used + 6 < size && !strstr(names, ", ...")) {
+      used += (size_t)snprintf(names + used, size - used, ", ...");
     }
-  return n;
+  }
+  if (src->unfinished > src->nunfinished_paths && used + 6 < size && !strstr(names, ", ..."))
+    snprintf(names + used, size - used, ", ...");
 }
 
 #define UNFINISHED_NAMES 512
@@ -91,16 +82,16 @@ static void add_file(tbt_export_result *r, const char *kind, char **path) {
   *path = NULL;
 }
 
-static int write_summary(const tbt_export_plan *plan, const tbt_buf *rm) {
-  Tensorflow__TensorShapeProto shape = TENSORFLOW__TENSOR_SHAPE_PROTO__INIT;
-  Tensorflow__TensorProto tensor = TENSORFLOW__TENSOR_PROTO__INIT;
-  ProtobufCBinaryData value = {rm->len, rm->data};
-  tensor.dtype = TENSORFLOW__DATA_TYPE__DT_STRING;
-  tensor.tensor_shape = &shape;
-  tensor.n_string_val = 1;
-  tensor.string_val = &value;
-  return tbt_summary_emit_prepared(plan->tag, &tensor, plan->graph_only ? PLUGIN_GRAPH : PLUGIN_FULL,
-                                   "1", 1, NULL, plan->step);
+static int fill_run_metadata(void *ud, tbt_sink *out) {
+  return tbt_run_metadata_write(ud, out);
+}
+
+/* The summary: a DT_STRING scalar holding the RunMetadata, written into the event file as it is
+** encoded. */
+static int write_summary(const tbt_export_plan *plan, tbt_run_metadata *rm) {
+  return tbt_summary_emit_string_streamed(plan->tag, plan->graph_only ? PLUGIN_GRAPH : PLUGIN_FULL,
+                                          "1", 1, plan->step, tbt_run_metadata_size(rm),
+                                          fill_run_metadata, rm);
 }
 
 static int export_locked(const tbt_export_request *req, tbt_export_result *res) {
@@ -122,7 +113,9 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
 
   tbt_trace_model model;
   memset(&model, 0, sizeof model);
-  tbt_buf rm = {0};
+  tbt_source src;
+  memset(&src, 0, sizeof src);
+  tbt_run_metadata *rm = NULL;
   tbt_profile_paths paths = {0};
   tbt_writer *created = NULL;
   char *events_path = NULL;
@@ -134,6 +127,7 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
     goto done;
   }
   rc = tbt_trace_snapshot(&model);
+  if (!rc) rc = tbt_source_from_model(&src, &model);
   if (rc) {
     rc = fail(rc, "trace_export: reading the trace");
     goto done;
@@ -143,7 +137,8 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
       rc = fail(TBT_ENOMEM, "trace_export");
       goto done;
     }
-    res->unfinished = count_unfinished(&model, res->unfinished_names, UNFINISHED_NAMES);
+    res->unfinished = src.unfinished;
+    unfinished_names(&src, res->unfinished_names, UNFINISHED_NAMES);
   }
   /* In a cluster the devices carry the task, so the processes of a job tell apart (the profile
   ** files' names and planes too: profile_files.c). */
@@ -151,11 +146,11 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
   char task[256];
   if (tbt_cluster_get(&cluster) == 1) {
     tbt_cluster_task_prefix(&cluster, task, sizeof task);
-    model.task = task;
+    src.task = task;
   }
   if (plan.record) {
-    rc = tbt_encode_run_metadata(&model, plan.graph_only ? TBT_RUN_METADATA_GRAPH : TBT_RUN_METADATA_FULL,
-                                 &rm);
+    rc = tbt_run_metadata_prepare(&src, plan.graph_only ? TBT_RUN_METADATA_GRAPH : TBT_RUN_METADATA_FULL,
+                                  &rm);
     if (rc) {
       rc = fail(rc, "trace_export: encoding the RunMetadata");
       goto done;
@@ -168,7 +163,7 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
     po.run_name = plan.run_name;
     po.gzip_level = -1;
     po.no_marker = plan.no_marker;
-    rc = tbt_profile_write(&model, &po, &paths);
+    rc = tbt_profile_write_source(&src, &po, &paths);
     if (rc) {
       char what[1200];
       snprintf(what, sizeof what, "trace_export: writing profile files under %.1000s", plan.outdir);
@@ -198,7 +193,7 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
       if (created) tbt_set_default_writer(NULL);
       goto undo;
     }
-    rc = write_summary(&plan, &rm);
+    rc = write_summary(&plan, rm);
     if (rc < 0) {
       rc = fail(rc, "trace_export: writing the summary");
       if (created) tbt_set_default_writer(NULL);
@@ -215,17 +210,22 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
       add_file(res, tbt_profile_formats[i].kind, &paths.files[i]);
     add_file(res, "profile_marker", &paths.marker_path);
     res->wrote_summary = wrote;
-    res->spans = count_spans(&model);
+    res->spans = src.spans;
   }
   /* Only the trace that was exported ends: another thread may have replaced it meanwhile. */
   tbt_trace_stats final;
-  if (!tbt_trace_end_(model.generation, &final)) {
-    final.records = model.records;
-    final.dropped = model.dropped;
+  uint32_t generation = src.generation;
+  uint64_t records = src.records, dropped = src.dropped;
+  tbt_run_metadata_free(rm);
+  rm = NULL;
+  tbt_source_free(&src);   /* the trace read is over: it may end */
+  if (!tbt_trace_end_(generation, &final)) {
+    final.records = records;
+    final.dropped = dropped;
   }
   if (res) {
-    res->dropped = final.dropped > model.dropped ? final.dropped : model.dropped;
-    res->late_records = final.records > model.records ? final.records - model.records : 0;
+    res->dropped = final.dropped > dropped ? final.dropped : dropped;
+    res->late_records = final.records > records ? final.records - records : 0;
   }
   tbt_export_count_success();
   t_error[0] = '\0';
@@ -238,7 +238,8 @@ done:
   tbt_free(events_path);
   if (created) tbt_writer_free(created);
   tbt_profile_paths_free(&paths);
-  tbt_buf_free(&rm);
+  tbt_run_metadata_free(rm);
+  tbt_source_free(&src);
   tbt_trace_model_free(&model);
   tbt_free((void *)topts.profiler_outdir);
   return rc;

@@ -1,10 +1,11 @@
 /*
-** trace_model.c: the trace model (tbtrace_trace.h): releasing it, and the views of it every
-** encoder shares (trace_model.h): names as valid UTF-8, one id per track.
+** trace_model.c: the trace model (tbtrace_trace.h): releasing it, and a model as a source the
+** encoders read (trace_source.h), its names made valid UTF-8 and one id per track.
 */
 #include "trace_model.h"
 
 #include "alloc.h"
+#include "trace_source.h"
 #include "utf8.h"
 
 #include <stdlib.h>
@@ -108,4 +109,129 @@ int tbt_track_ids(const tbt_trace_model *m, uint64_t **out) {
   tbt_free(order);
   *out = ids;
   return 0;
+}
+
+/* ----------------------------------------------------------------- as a source */
+
+typedef struct model_src {
+  const tbt_trace_model *m;
+  tbt_names names;
+  tbt_src_track *tracks;
+} model_src;
+
+static int model_begin(tbt_src_walk *w) {
+  (void)w;
+  return 0;
+}
+
+/* The thread's spans, instants and counters merged by time (spans, instants, counters on ties). */
+static int model_next(tbt_src_walk *w, tbt_src_event *ev) {
+  const model_src *ms = w->src->impl;
+  const tbt_model_thread *th = &ms->m->threads[w->track];
+  int64_t ta = w->a < th->nspans ? th->spans[w->a].start_ns : INT64_MAX;
+  int64_t tb = w->b < th->ninstants ? th->instants[w->b].time_ns : INT64_MAX;
+  int64_t tc = w->c < th->ncounters ? th->counters[w->c].time_ns : INT64_MAX;
+  size_t nn = w->src->nnames;
+  if (w->a < th->nspans && ta <= tb && ta <= tc) {
+    const tbt_model_span *s = &th->spans[w->a++];
+    ev->kind = TBT_EV_SPAN;
+    ev->name = s->name < nn ? s->name : 0;
+    ev->path = s->path < nn ? s->path : 0;
+    ev->category = s->category < nn ? s->category : 0;
+    ev->parent_path = UINT32_MAX;
+    if (s->parent >= 0 && (size_t)s->parent < th->nspans && th->spans[s->parent].path < nn)
+      ev->parent_path = th->spans[s->parent].path;
+    ev->flags = s->flags;
+    ev->start_ns = s->start_ns;
+    ev->end_ns = s->end_ns;
+    ev->value = 0;
+    return 1;
+  }
+  if (w->b < th->ninstants && tb <= tc) {
+    const tbt_model_instant *in = &th->instants[w->b++];
+    ev->kind = TBT_EV_INSTANT;
+    ev->name = ev->path = in->name < nn ? in->name : 0;
+    ev->category = in->category < nn ? in->category : 0;
+    ev->parent_path = UINT32_MAX;
+    ev->flags = 0;
+    ev->start_ns = ev->end_ns = tb;
+    ev->value = 0;
+    return 1;
+  }
+  if (w->c < th->ncounters) {
+    const tbt_model_counter *co = &th->counters[w->c++];
+    ev->kind = TBT_EV_COUNTER;
+    ev->name = ev->path = co->name < nn ? co->name : 0;
+    ev->category = 0;
+    ev->parent_path = UINT32_MAX;
+    ev->flags = 0;
+    ev->start_ns = ev->end_ns = tc;
+    ev->value = co->value;
+    return 1;
+  }
+  return 0;
+}
+
+static void model_end(tbt_src_walk *w) {
+  (void)w;
+}
+
+static void model_free(tbt_source *s) {
+  model_src *ms = s->impl;
+  tbt_names_free(&ms->names);
+  tbt_free(ms->tracks);
+  tbt_free(ms);
+}
+
+static const tbt_source_ops model_ops = {model_begin, model_next, model_end, model_free};
+
+int tbt_source_from_model(tbt_source *s, const tbt_trace_model *m) {
+  memset(s, 0, sizeof *s);
+  model_src *ms = tbt_calloc(1, sizeof *ms);
+  if (!ms) return TBT_ENOMEM;
+  ms->m = m;
+  uint64_t *ids = NULL;
+  ms->tracks = tbt_malloc((m->nthreads ? m->nthreads : 1) * sizeof *ms->tracks);
+  if (!ms->tracks || tbt_names_clean(m, &ms->names) || tbt_track_ids(m, &ids)) {
+    tbt_free(ms->tracks);
+    tbt_names_free(&ms->names);
+    tbt_free(ms);
+    return TBT_ENOMEM;
+  }
+  size_t nn = m->nnames ? m->nnames : 1;
+  for (size_t t = 0; t < m->nthreads; t++) {
+    const tbt_model_thread *th = &m->threads[t];
+    ms->tracks[t] = (tbt_src_track){th->tid, ids[t], th->name < nn ? th->name : 0};
+    s->spans += th->nspans;
+    for (size_t i = 0; i < th->nspans; i++) {
+      if (!(th->spans[i].flags & TBT_SPAN_UNFINISHED)) continue;
+      if (s->nunfinished_paths < TBT_SRC_UNFINISHED_PATHS)
+        s->unfinished_paths[s->nunfinished_paths++] = th->spans[i].path < nn ? th->spans[i].path : 0;
+      s->unfinished++;
+    }
+  }
+  tbt_free(ids);
+  s->names = ms->names.names;
+  s->nnames = nn;
+  s->tracks = ms->tracks;
+  s->ntracks = m->nthreads;
+  s->edges = m->edges;
+  s->nedges = m->nedges;
+  s->start_ns = m->start_ns;
+  s->end_ns = m->end_ns;
+  s->dropped = m->dropped;
+  s->records = m->records;
+  s->generation = m->generation;
+  s->task = m->task;
+  s->graph = m->graph;
+  s->profiler = m->profiler;
+  s->ops = &model_ops;
+  s->impl = ms;
+  return 0;
+}
+
+void tbt_source_free(tbt_source *s) {
+  if (!s || !s->ops) return;
+  s->ops->free(s);
+  memset(s, 0, sizeof *s);
 }

@@ -18,6 +18,8 @@
 */
 #include "tbtrace.h"
 
+#include "writer.h"
+
 #include "alloc.h"
 #include "event.pb-c.h"
 #include "fs.h"
@@ -492,6 +494,53 @@ int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len) {
   }
   if (!rc) rc = take_deferred(w);
 out:
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+/* ------------------------------------------------------- a streamed record (writer.h) */
+
+int tbt_writer_write_streamed(tbt_writer *w, uint64_t len, tbt_fill_fn fill, void *ud) {
+  if (!w || !fill) return TBT_EINVAL;
+  if (w->noop) return 0;
+  pthread_mutex_lock(&w->mu);
+  int rc = w->closed ? TBT_ECLOSED : flush_locked(w, 0, 1);
+  if (!rc && w->file_lost && (rc = reopen_locked(w)) == 0) w->file_lost = 0;
+  struct stat st;
+  if (!rc && fstat(w->fd, &st) != 0) rc = -errno;
+  if (rc) {
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+  }
+  off_t start = st.st_size;   /* O_APPEND: the record goes at the end */
+  uint8_t head[TBT_RECORD_HEADER];
+  tbt_put_le64(head, len);
+  tbt_put_le32(head + 8, tbt_crc32c_mask(tbt_crc32c(0, head, 8)));
+  tbt_sink file, crc;
+  memset(&crc, 0, sizeof crc);
+  rc = tbt_sink_fd(&file, w->fd);
+  if (!rc) rc = tbt_sink_crc(&crc, &file);
+  if (!rc) {
+    tbt_sink_write(&file, head, sizeof head);
+    rc = fill(ud, &crc);
+    int frc = tbt_sink_finish(&crc);
+    if (!rc) rc = frc;
+    if (!rc && crc.total != len) rc = TBT_ERANGE;
+    if (!rc) {
+      uint8_t foot[TBT_RECORD_FOOTER];
+      tbt_put_le32(foot, tbt_crc32c_mask(crc.crc));
+      tbt_sink_write(&file, foot, sizeof foot);
+      rc = tbt_sink_finish(&file);
+    }
+  }
+  tbt_sink_free(&crc);
+  tbt_sink_free(&file);
+  if (rc) {
+    if (ftruncate(w->fd, start) != 0) w->file_lost = 1;   /* cannot cut it: start a new file */
+  } else {
+    w->stats.events_written++;
+    w->last_flush = mono_coarse_ns();
+  }
   pthread_mutex_unlock(&w->mu);
   return rc;
 }

@@ -421,6 +421,70 @@ void tbt_reader_close(tbt_reader *r);
 /* Renders one serialized Event as a single-line JSON object into *out (allocated; tbt_free). */
 int tbt_event_to_json(const uint8_t *data, size_t len, char **out, size_t *out_len);
 
+/* --------------------------------------------------------------- decoded events */
+
+/* What an event holds (the Event's `what`). */
+typedef enum tbt_event_kind {
+  TBT_EVENT_OTHER = 0,          /* nothing, a log message, a session log, a meta graph */
+  TBT_EVENT_FILE_VERSION = 1,   /* file_version: the first record of a file ("brain.Event:2") */
+  TBT_EVENT_SUMMARY = 2,        /* summary: values[] */
+  TBT_EVENT_GRAPH = 3,          /* graph_def */
+  TBT_EVENT_RUN_METADATA = 4    /* tagged_run_metadata: run_metadata_tag */
+} tbt_event_kind;
+
+/* What a summary value holds (the Value's `value`). */
+typedef enum tbt_value_kind {
+  TBT_VALUE_NONE = 0,           /* nothing, or an old-style histogram */
+  TBT_VALUE_SIMPLE = 1,         /* simple_value */
+  TBT_VALUE_IMAGE = 2,
+  TBT_VALUE_HISTOGRAM = 3,
+  TBT_VALUE_AUDIO = 4,
+  TBT_VALUE_TENSOR = 5
+} tbt_value_kind;
+
+/* One summary value. Strings are never NULL: an absent one is "". */
+typedef struct tbt_event_value {
+  const char *tag;
+  const char *plugin;           /* metadata.plugin_data.plugin_name: TensorBoard writers name it in
+                                   a tag's first point only, so "" in later points is the norm */
+  tbt_value_kind kind;
+  tbt_dtype dtype;              /* TBT_VALUE_TENSOR: the tensor's dtype (others: 0) */
+  int has_number;               /* number holds the value as a number: see below */
+  double number;                /* simple_value; a float or double tensor's first float_val or
+                                   double_val, else its tensor_content when that holds exactly
+                                   one element; an int32 or int64 tensor's first int_val or
+                                   int64_val */
+  size_t nstrings;              /* a tensor's string elements (string_val) */
+  const uint8_t *string;        /* the first of them (NULL when none): bytes, not NUL-terminated */
+  size_t string_len;
+} tbt_event_value;
+
+/* One decoded Event. What it points to belongs to it, until tbt_event_clear. */
+typedef struct tbt_event {
+  double wall_time;             /* Unix seconds */
+  int64_t step;
+  tbt_event_kind kind;
+  const char *file_version;     /* TBT_EVENT_FILE_VERSION: the version; else "" */
+  const char *run_metadata_tag; /* TBT_EVENT_RUN_METADATA: its tag; else "" */
+  size_t nvalues;               /* TBT_EVENT_SUMMARY: the summary's values, in order; else 0 */
+  const tbt_event_value *values;
+  void *internal_;
+} tbt_event;
+
+/* Decodes one serialized Event (a record of an event file, see tbt_reader_next) into *out.
+** Returns 0; TBT_EINVAL (out NULL, or data NULL with len > 0); TBT_ECORRUPT when the bytes are
+** no Event; TBT_ENOMEM. On error *out is zeroed (clearing it is harmless). */
+int tbt_event_decode(const uint8_t *data, size_t len, tbt_event *out);
+/* Frees what tbt_event_decode gave e and zeroes it; again, or on a zeroed e, does nothing. */
+void tbt_event_clear(tbt_event *e);
+
+/* Counts in the RunMetadata of a trace export (the string of a "graph_run_metadata" or
+** "graph_run_metadata_graph" summary value): *spans, the spans the export recorded (summed over
+** its graphs' nodes), and *paths, the nodes of its graphs (one per distinct span path).
+** Returns 0; TBT_EINVAL (an out pointer NULL, or data NULL with len > 0); TBT_ECORRUPT when the
+** bytes are no RunMetadata; TBT_ENOMEM. On error both counts are 0. */
+int tbt_run_metadata_counts(const uint8_t *data, size_t len, uint64_t *spans, uint64_t *paths);
+
 #ifdef __cplusplus
 }
 #endif

@@ -868,6 +868,66 @@ static void hostile_reader(void) {
   CHECK(json && strstr(json, "\"step\":-1") && strstr(json, "\\ufffd") && strstr(json, "\"NaN\""));
   CHECK(json && strlen(json) == jn);
   tbt_free(json);
+
+  tbt_event e;
+  memset(&e, 0xA5, sizeof e);   /* must be overwritten */
+  ROW(tbt_event_decode, tbt_event_decode((const uint8_t *)"x", 1, NULL), TBT_EINVAL);
+  ROW(tbt_event_decode, tbt_event_decode(NULL, 5, &e), TBT_EINVAL);
+  CHECK(e.internal_ == NULL && e.nvalues == 0 && e.values == NULL && e.kind == TBT_EVENT_OTHER);
+  memset(&e, 0xA5, sizeof e);
+  ROW(tbt_event_decode, tbt_event_decode((const uint8_t *)"\xff\xff\xff", 3, &e), TBT_ECORRUPT);
+  CHECK(e.internal_ == NULL && e.nvalues == 0 && e.values == NULL);
+  CHECK_EQ_STR(e.file_version, "");
+  CHECK_EQ_STR(e.run_metadata_tag, "");
+  ROWV(tbt_event_clear, tbt_event_clear(&e));   /* a failed decode's result */
+  ROWV(tbt_event_clear, tbt_event_clear(NULL));
+  ROW(tbt_event_decode, tbt_event_decode(NULL, 0, &e), 0);   /* the empty Event */
+  CHECK(e.kind == TBT_EVENT_OTHER && e.step == 0 && e.wall_time == 0 && e.nvalues == 0);
+  tbt_event_clear(&e);
+  ROWV(tbt_event_clear, tbt_event_clear(&e));   /* twice */
+  /* The event above: a bad tag comes out as the bytes it is, NaN as NaN. */
+  ROW(tbt_event_decode, tbt_event_decode(ev, sizeof ev, &e), 0);
+  CHECK(e.kind == TBT_EVENT_SUMMARY && e.step == -1 && e.nvalues == 1);
+  CHECK(e.nvalues == 1 && strcmp(e.values[0].tag, "\xff") == 0 && e.values[0].kind == TBT_VALUE_SIMPLE &&
+        e.values[0].has_number && isnan(e.values[0].number) && strcmp(e.values[0].plugin, "") == 0);
+  tbt_event_clear(&e);
+  CHECK(e.values == NULL && e.internal_ == NULL);
+  /* A value with nothing in it, and a tensor claiming a dtype no number fits. */
+  static const uint8_t empty_value[] = {0x2a, 0x02, 0x0a, 0x00};
+  ROW(tbt_event_decode, tbt_event_decode(empty_value, sizeof empty_value, &e), 0);
+  CHECK(e.nvalues == 1 && e.values[0].kind == TBT_VALUE_NONE && !e.values[0].has_number &&
+        strcmp(e.values[0].tag, "") == 0 && e.values[0].string == NULL);
+  tbt_event_clear(&e);
+  static const uint8_t odd_tensor[] = {0x2a, 0x08, 0x0a, 0x06, 0x42, 0x04, 0x08, 0x01, 0x22, 0x00};
+  ROW(tbt_event_decode, tbt_event_decode(odd_tensor, sizeof odd_tensor, &e), 0);
+  CHECK(e.nvalues == 1 && e.values[0].kind == TBT_VALUE_TENSOR && e.values[0].dtype == TBT_DT_FLOAT &&
+        !e.values[0].has_number && e.values[0].nstrings == 0);
+  tbt_event_clear(&e);
+
+  uint64_t spans = 7, paths = 7;
+  ROW(tbt_run_metadata_counts, tbt_run_metadata_counts(NULL, 0, NULL, &paths), TBT_EINVAL);
+  CHECK(paths == 0);
+  ROW(tbt_run_metadata_counts, tbt_run_metadata_counts(NULL, 0, &spans, NULL), TBT_EINVAL);
+  CHECK(spans == 0);
+  spans = paths = 7;
+  ROW(tbt_run_metadata_counts, tbt_run_metadata_counts(NULL, 3, &spans, &paths), TBT_EINVAL);
+  CHECK(spans == 0 && paths == 0);
+  spans = paths = 7;
+  ROW(tbt_run_metadata_counts, tbt_run_metadata_counts((const uint8_t *)"\xff\xff\xff", 3, &spans, &paths),
+      TBT_ECORRUPT);
+  CHECK(spans == 0 && paths == 0);
+  ROW(tbt_run_metadata_counts, tbt_run_metadata_counts(NULL, 0, &spans, &paths), 0);   /* empty */
+  CHECK(spans == 0 && paths == 0);
+  /* Not a RunMetadata of a trace (an Event read as one): no graphs, nothing counted. */
+  ROW(tbt_run_metadata_counts, tbt_run_metadata_counts(empty_value, sizeof empty_value, &spans, &paths), 0);
+  CHECK(spans == 0 && paths == 0);
+
+  /* Every allocation failing. */
+  tbt_set_allocator(null_realloc, NULL);
+  ROW(tbt_event_decode, tbt_event_decode(ev, sizeof ev, &e), TBT_ENOMEM);
+  CHECK(e.internal_ == NULL && e.values == NULL);
+  ROW(tbt_run_metadata_counts, tbt_run_metadata_counts(NULL, 0, &spans, &paths), TBT_ENOMEM);
+  tbt_set_allocator(NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ tracing */

@@ -5,7 +5,6 @@
 */
 #include "cat.h"
 
-#include "event.pb-c.h"
 #include "logdir.h"
 #include "tbtrace.h"
 
@@ -38,16 +37,12 @@ static void print_json_string(const char *s) {
 
 /* Whether the event has a summary value whose tag matches one of the patterns. */
 static int tag_matches(const cat_opts *o, const uint8_t *data, size_t len) {
-  Tensorflow__Event *ev = tensorflow__event__unpack(NULL, len, data);
-  if (!ev) return 0;
+  tbt_event ev;
+  if (tbt_event_decode(data, len, &ev) != 0) return 0;
   int hit = 0;
-  if (ev->what_case == TENSORFLOW__EVENT__WHAT_SUMMARY && ev->summary) {
-    for (size_t i = 0; i < ev->summary->n_value && !hit; i++) {
-      const char *tag = ev->summary->value[i]->tag;
-      for (int k = 0; k < o->ntags && !hit; k++) hit = tag && fnmatch(o->tags[k], tag, 0) == 0;
-    }
-  }
-  tensorflow__event__free_unpacked(ev, NULL);
+  for (size_t i = 0; i < ev.nvalues && !hit; i++)
+    for (int k = 0; k < o->ntags && !hit; k++) hit = fnmatch(o->tags[k], ev.values[i].tag, 0) == 0;
+  tbt_event_clear(&ev);
   return hit;
 }
 

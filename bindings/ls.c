@@ -7,9 +7,7 @@
 #define _GNU_SOURCE   /* nftw */
 #include "ls.h"
 
-#include "event.pb-c.h"
 #include "logdir.h"
-#include "run_metadata.pb-c.h"
 #include "tbtrace.h"
 
 #include <errno.h>
@@ -105,76 +103,19 @@ static tag_info *get_tag(run_info *r, const char *name, const char *plugin) {
   return t;
 }
 
-/* The number in a scalar value: simple_value, or a one-element numeric tensor. */
-static int scalar_of(const Tensorflow__Summary__Value *v, double *out) {
-  if (v->value_case == TENSORFLOW__SUMMARY__VALUE__VALUE_SIMPLE_VALUE) {
-    *out = v->simple_value;
-    return 1;
-  }
-  if (v->value_case != TENSORFLOW__SUMMARY__VALUE__VALUE_TENSOR || !v->tensor) return 0;
-  const Tensorflow__TensorProto *t = v->tensor;
-  const ProtobufCBinaryData *c = &t->tensor_content;
-  switch (t->dtype) {
-    case TENSORFLOW__DATA_TYPE__DT_FLOAT:
-      if (t->n_float_val) *out = t->float_val[0];
-      else if (c->len == 4) {
-        float f;
-        memcpy(&f, c->data, 4);
-        *out = f;
-      } else return 0;
-      return 1;
-    case TENSORFLOW__DATA_TYPE__DT_DOUBLE:
-      if (t->n_double_val) *out = t->double_val[0];
-      else if (c->len == 8) memcpy(out, c->data, 8);
-      else return 0;
-      return 1;
-    case TENSORFLOW__DATA_TYPE__DT_INT32:
-      if (!t->n_int_val) return 0;
-      *out = t->int_val[0];
-      return 1;
-    case TENSORFLOW__DATA_TYPE__DT_INT64:
-      if (!t->n_int64_val) return 0;
-      *out = (double)t->int64_val[0];
-      return 1;
-    default:
-      return 0;
-  }
-}
-
-/* Spans and distinct span paths in a trace export's RunMetadata (from the graph's counts). */
-static void count_spans(const ProtobufCBinaryData *b, export_rec *e) {
-  Tensorflow__RunMetadata *m = tensorflow__run_metadata__unpack(NULL, b->len, b->data);
-  if (!m) return;
-  for (size_t g = 0; g < m->n_function_graphs; g++) {
-    const Tensorflow__GraphDef *gd = m->function_graphs[g]->pre_optimization_graph;
-    if (!gd) continue;
-    e->nodes += gd->n_node;
-    for (size_t i = 0; i < gd->n_node; i++)
-      for (size_t a = 0; a < gd->node[i]->n_attr; a++) {
-        const Tensorflow__NodeDef__AttrEntry *ae = gd->node[i]->attr[a];
-        if (ae->key && strcmp(ae->key, "_tbtrace_count") == 0 && ae->value &&
-            ae->value->value_case == TENSORFLOW__ATTR_VALUE__VALUE_I && ae->value->i > 0)
-          e->spans += (uint64_t)ae->value->i;
-      }
-  }
-  tensorflow__run_metadata__free_unpacked(m, NULL);
-}
-
 static int is_trace_plugin(const char *p) {
   return strcmp(p, "graph_run_metadata") == 0 || strcmp(p, "graph_run_metadata_graph") == 0;
 }
 
-static int add_value(run_info *r, int64_t step, const Tensorflow__Summary__Value *v) {
+static int add_value(run_info *r, int64_t step, const tbt_event_value *v) {
   const char *plugin = NULL;
-  if (v->metadata && v->metadata->plugin_data && v->metadata->plugin_data->plugin_name &&
-      *v->metadata->plugin_data->plugin_name)
-    plugin = v->metadata->plugin_data->plugin_name;
-  else if (v->value_case == TENSORFLOW__SUMMARY__VALUE__VALUE_SIMPLE_VALUE) plugin = "scalars";
-  else if (v->value_case == TENSORFLOW__SUMMARY__VALUE__VALUE_HISTO) plugin = "histograms";
-  else if (v->value_case == TENSORFLOW__SUMMARY__VALUE__VALUE_IMAGE) plugin = "images";
-  else if (v->value_case == TENSORFLOW__SUMMARY__VALUE__VALUE_AUDIO) plugin = "audio";
+  if (*v->plugin) plugin = v->plugin;
+  else if (v->kind == TBT_VALUE_SIMPLE) plugin = "scalars";
+  else if (v->kind == TBT_VALUE_HISTOGRAM) plugin = "histograms";
+  else if (v->kind == TBT_VALUE_IMAGE) plugin = "images";
+  else if (v->kind == TBT_VALUE_AUDIO) plugin = "audio";
   else plugin = "(no plugin)";   /* later points of a tag omit the metadata: the first one named it */
-  tag_info *t = get_tag(r, v->tag ? v->tag : "", plugin);
+  tag_info *t = get_tag(r, v->tag, plugin);
   if (!t) return -1;
   if (strcmp(t->plugin, "(no plugin)") == 0 && strcmp(plugin, "(no plugin)") != 0) {
     char *p = strdup(plugin);
@@ -185,65 +126,60 @@ static int add_value(run_info *r, int64_t step, const Tensorflow__Summary__Value
   t->count++;
   if (step < t->min_step) t->min_step = step;
   if (step > t->max_step) t->max_step = step;
-  double x;
-  if (strcmp(t->plugin, "scalars") == 0 && scalar_of(v, &x)) {
+  if (strcmp(t->plugin, "scalars") == 0 && v->has_number) {
     t->has_last = 1;
-    t->last = x;
+    t->last = v->number;
     double *vv = grow(t->values, &t->capvalues, t->nvalues, sizeof *vv);
     if (!vv) return -1;
     t->values = vv;
-    vv[t->nvalues++] = x;
-  } else if (strcmp(t->plugin, "text") == 0 && v->value_case == TENSORFLOW__SUMMARY__VALUE__VALUE_TENSOR &&
-             v->tensor && v->tensor->n_string_val) {
-    const ProtobufCBinaryData *b = &v->tensor->string_val[0];
-    char *s = malloc(b->len + 1);
+    vv[t->nvalues++] = v->number;
+  } else if (strcmp(t->plugin, "text") == 0 && v->kind == TBT_VALUE_TENSOR && v->nstrings) {
+    char *s = malloc(v->string_len + 1);
     if (!s) return -1;
-    memcpy(s, b->data, b->len);
-    s[b->len] = '\0';
+    memcpy(s, v->string, v->string_len);
+    s[v->string_len] = '\0';
     free(t->last_text);
     t->last_text = s;
-  } else if (is_trace_plugin(t->plugin) && v->value_case == TENSORFLOW__SUMMARY__VALUE__VALUE_TENSOR &&
-             v->tensor && v->tensor->n_string_val) {
+  } else if (is_trace_plugin(t->plugin) && v->kind == TBT_VALUE_TENSOR && v->nstrings) {
     export_rec *e = grow(t->exports, &t->capexports, t->nexports, sizeof *e);
     if (!e) return -1;
     t->exports = e;
     e = &e[t->nexports++];
     memset(e, 0, sizeof *e);
     e->step = step;
-    count_spans(&v->tensor->string_val[0], e);
+    tbt_run_metadata_counts(v->string, v->string_len, &e->spans, &e->nodes);
   }
   return 0;
 }
 
+/* One more point of tag (graphs and tagged run metadata). */
+static int add_point(run_info *r, const char *tag, const char *plugin, int64_t step) {
+  tag_info *t = get_tag(r, tag, plugin);
+  if (!t) return -1;
+  t->count++;
+  if (step < t->min_step) t->min_step = step;
+  if (step > t->max_step) t->max_step = step;
+  return 0;
+}
+
 static int add_event(run_info *r, const uint8_t *data, size_t len) {
-  Tensorflow__Event *ev = tensorflow__event__unpack(NULL, len, data);
-  if (!ev) {
+  tbt_event ev;
+  int rc = tbt_event_decode(data, len, &ev);
+  if (rc == TBT_ENOMEM) return -1;
+  if (rc) {
     r->damaged++;
     return 0;
   }
   r->events++;
-  if (ev->wall_time > r->last_wall) r->last_wall = ev->wall_time;
-  int rc = 0;
-  if (ev->what_case == TENSORFLOW__EVENT__WHAT_SUMMARY && ev->summary) {
-    for (size_t i = 0; i < ev->summary->n_value && !rc; i++) rc = add_value(r, ev->step, ev->summary->value[i]);
-  } else if (ev->what_case == TENSORFLOW__EVENT__WHAT_GRAPH_DEF) {
-    tag_info *t = get_tag(r, "(graph)", "graph");
-    if (!t) rc = -1;
-    else {
-      t->count++;
-      if (ev->step < t->min_step) t->min_step = ev->step;
-      if (ev->step > t->max_step) t->max_step = ev->step;
-    }
-  } else if (ev->what_case == TENSORFLOW__EVENT__WHAT_TAGGED_RUN_METADATA && ev->tagged_run_metadata) {
-    tag_info *t = get_tag(r, ev->tagged_run_metadata->tag ? ev->tagged_run_metadata->tag : "", "run_metadata");
-    if (!t) rc = -1;
-    else {
-      t->count++;
-      if (ev->step < t->min_step) t->min_step = ev->step;
-      if (ev->step > t->max_step) t->max_step = ev->step;
-    }
+  if (ev.wall_time > r->last_wall) r->last_wall = ev.wall_time;
+  if (ev.kind == TBT_EVENT_SUMMARY) {
+    for (size_t i = 0; i < ev.nvalues && !rc; i++) rc = add_value(r, ev.step, &ev.values[i]);
+  } else if (ev.kind == TBT_EVENT_GRAPH) {
+    rc = add_point(r, "(graph)", "graph", ev.step);
+  } else if (ev.kind == TBT_EVENT_RUN_METADATA) {
+    rc = add_point(r, ev.run_metadata_tag, "run_metadata", ev.step);
   }
-  tensorflow__event__free_unpacked(ev, NULL);
+  tbt_event_clear(&ev);
   return rc;
 }
 

@@ -103,20 +103,57 @@ describe("sampling", function()
     assert.is_true(n >= stacks and n <= total)
   end)
 
-  it("counts a coroutine's time at the resume that ran it", function()
-    assert.is_true(tbtrace.trace_on{ lua_samples = 2000, profiler = true })
-    local co = coroutine.wrap(function()
-      while true do burn(0.1); coroutine.yield() end
-    end)
-    for _ = 1, 4 do co() end
+  it("counts a coroutine's time in the coroutine, below the resumes that ran it", function()
+    -- Coroutines inside coroutines: the main thread resumes outer (coroutine.resume), outer runs
+    -- inner (a coroutine.wrap function), inner burns about 70% of the CPU in hot; the main thread
+    -- the rest in cold.
+    local inner_body = function() while true do hot(7000); coroutine.yield() end end
+    local inner = coroutine.wrap(inner_body)
+    local outer_body = function() while true do inner(); coroutine.yield() end end
+    local outer = coroutine.create(outer_body)
+    local function main_loop(rounds)
+      for _ = 1, rounds do assert(coroutine.resume(outer)); cold(3000) end
+    end
+    assert.is_true(tbtrace.trace_on{ lua_samples = 1000, profiler = true })
+    local t0 = os.clock()
+    repeat main_loop(20) until os.clock() - t0 >= 1.5
     local r = export()
-    local total, at_resume = 0, 0
+    local function at(fn) return string.format("(%s:%d)", SRC, debug.getinfo(fn, "S").linedefined) end
+    local function ends(f, suffix) return f:sub(-#suffix) == suffix end
+    local total, self_hot, self_cold, chained = 0, 0, 0, 0
     for _, l in ipairs(read_folded(r.folded_path)) do
       total = total + l.n
-      if l.stack[#l.stack] == "co ([C])" then at_resume = at_resume + l.n end
+      local st = l.stack
+      if st[#st] == frame("hot", hot) then
+        self_hot = self_hot + l.n
+        -- ...;main_loop;resume ([C]);<outer_body>;inner ([C]);<inner_body>;hot
+        local k = #st
+        if k >= 6 and st[k - 5] == frame("main_loop", main_loop) and ends(st[k - 4], "([C])")
+           and ends(st[k - 3], at(outer_body)) and ends(st[k - 2], "([C])") and ends(st[k - 1], at(inner_body)) then
+          chained = chained + l.n
+        end
+      end
+      if st[#st] == frame("cold", cold) then self_cold = self_cold + l.n end
     end
-    assert.is_true(total >= 200)
-    assert.is_true(at_resume / total >= 0.9, string.format("%d of %d", at_resume, total))
+    assert.is_true(total >= 1100, "only " .. total .. " periods in 1.5 s of CPU at 1 kHz")
+    local share = self_hot / total
+    assert.is_true(share >= 0.6 and share <= 0.8, string.format("hot got %.1f%% of %d samples", 100 * share, total))
+    assert.is_true(self_cold / total >= 0.2 and self_cold / total <= 0.4,
+                   string.format("cold got %.1f%%", 100 * self_cold / total))
+    assert.are.equal(self_hot, chained, "every sample in hot shows the resumes above it")
+    -- the instants are on the coroutine's track, not the main thread's
+    local trace = wire.json_decode(wire.gunzip(r.chrome_trace_path))
+    local tids = {}
+    for _, e in ipairs(trace.traceEvents) do
+      if e.ph == "i" and e.cat == "lua.sample" then
+        local leaf = e.name:match("([^;]+)$")
+        tids[leaf] = tids[leaf] or {}
+        tids[leaf][e.tid] = true
+      end
+    end
+    local hot_tid = next(tids[frame("hot", hot)])
+    assert.is_nil(next(tids[frame("hot", hot)], hot_tid), "hot samples on one track")
+    assert.is_nil(tids[frame("cold", cold)][hot_tid], "cold runs on another track than hot")
   end)
 
   it("stops with the trace and leaves no hook behind", function()

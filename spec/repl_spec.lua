@@ -190,6 +190,23 @@ describe("Ctrl-C in the tbtrace REPL", function()
     end
     assert.is_true(in_busy >= 50, "samples in busy: " .. in_busy)   -- 0.2 s at 1 kHz
   end)
+
+  it("interrupts a loop running in a coroutine, then the main thread that resumes it", function()
+    pane:line("co = coroutine.create(function() local n = 0 while true do n = n + 1 end end)")
+    pane:wait_for("\n>$")
+    pane:line("resumes = 0; while true do resumes = resumes + 1; coroutine.resume(co) end")
+    sh("sleep 0.5")
+    pane:keys("C-c")
+    pane:wait_for("interrupted!\nstack traceback:\n.*>$")
+    pane:line("return coroutine.status(co), resumes")
+    pane:wait_for("\ndead%s+1\n>$")   -- the coroutine's loop stopped, then the main thread's
+    pane:line("w = coroutine.wrap(function() while true do end end) w()")
+    sh("sleep 0.3")
+    pane:keys("C-c")
+    pane:wait_for("interrupted!\nstack traceback:\n.*>$")
+    pane:line("return 6 * 7")
+    pane:wait_for("\n42\n>$")
+  end)
 end)
 
 describe("tbtrace --version", function()

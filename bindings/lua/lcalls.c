@@ -296,8 +296,8 @@ static const char *global_name(lua_State *L) {
   return NULL;
 }
 
-/* Looks up the function at the top of the stack (ar is its call event). */
-static const fslot *lookup(lua_State *L, calls *c, lua_Debug *ar) {
+/* Looks up the function at the top of the stack (ar is its call event, or a frame of thread T). */
+static const fslot *lookup(lua_State *L, lua_State *T, calls *c, lua_Debug *ar) {
   const void *f = lua_topointer(L, -1);
   uint32_t h = fslot_of(f);
   for (;;) {
@@ -320,7 +320,7 @@ static const fslot *lookup(lua_State *L, calls *c, lua_Debug *ar) {
   if (cf && cf == c->resume) e.kind = K_RESUME;
   else if (cf && cf == c->close) e.kind = K_CLOSE;
   else if (cf && cf == c->wrapped) e.kind = K_WRAPPED;
-  lua_getinfo(L, "Sn", ar);
+  lua_getinfo(T, "Sn", ar);
   int is_c = ar->what[0] == 'C';
   lua_getiuservalue(L, ud, UV_OPTIONS);
   int opts = lua_gettop(L);
@@ -371,7 +371,7 @@ static lua_State *coroutine_of(lua_State *L, lua_Debug *ar, int kind) {
 
 static void push_frame(lua_State *L, calls *c, cstack *s, lua_Debug *ar) {
   lua_getinfo(L, "f", ar);
-  const fslot *e = lookup(L, c, ar);
+  const fslot *e = lookup(L, L, c, ar);
   frame f = {ar->i_ci, NULL, e->traced};
   if (e->kind != K_PLAIN) {
     f.co = coroutine_of(L, ar, e->kind);
@@ -640,10 +640,16 @@ void tbt_lua_calls_pause(lua_State *L, int paused) {
   lua_pop(L, 1);
 }
 
-const char *tbt_lua_func_name(lua_State *L, lua_Debug *ar) {
+const char *tbt_lua_func_name(lua_State *L, lua_State *T, lua_Debug *ar) {
   calls *c = get_calls(L);
-  lua_getinfo(L, "f", ar);
-  const fslot *e = lookup(L, c, ar);
+  if (T == L) {
+    lua_getinfo(L, "f", ar);
+  } else {   /* as ldblib's getinfo does for another thread */
+    if (!lua_checkstack(T, 1)) return "?";
+    lua_getinfo(T, "f", ar);
+    lua_xmove(T, L, 1);
+  }
+  const fslot *e = lookup(L, T, c, ar);
   lua_pop(L, 1);
   return e->name ? e->name : "?";
 }

@@ -36,9 +36,10 @@ void tbt_lua_calls_sync(lua_State *L);
 /* Stops call tracing in L's state (a no-op when it is off). */
 void tbt_lua_calls_stop(lua_State *L);
 
-/* The name call tracing gives the function of activation record ar (from lua_getstack or a
-** hook), whether or not calls are traced; valid until the next call. */
-const char *tbt_lua_func_name(lua_State *L, lua_Debug *ar);
+/* The name call tracing gives the function of activation record ar (from lua_getstack(T, ...)
+** or a hook of T), whether or not calls are traced; valid until the next call. L is the thread
+** running, T that thread or one suspended below it (one that resumed it). */
+const char *tbt_lua_func_name(lua_State *L, lua_State *T, lua_Debug *ar);
 
 /* Pauses (paused = 1) or resumes call tracing in L's state: while an export runs, its own calls
 ** are not traced. */

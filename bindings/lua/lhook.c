@@ -44,6 +44,7 @@ struct tbt_hookmux {
   int nuser;                   /* user hooks set (an upper bound: collected threads stay counted) */
   int armed[TBT_HOOK_NCLIENTS];/* clients to run at the next event (set by signal handlers) */
   volatile sig_atomic_t remote;/* another state started tracing: catch up at the next event */
+  const tbt_hook_resume *resumes;  /* the innermost resume running (read by signal handlers) */
   pid_t tid;                   /* the thread that last set this state's hooks (kernel id) */
   int slot;                    /* index in g_muxes */
 };
@@ -150,16 +151,32 @@ void tbt_hook_clear(lua_State *L, int client) {
   set_client(L, client, 0, 0, NULL, NULL);
 }
 
+/* The thread running: the innermost resumed coroutine, else the main thread. */
+static lua_State *running(tbt_hookmux *m) {
+  const tbt_hook_resume *r = __atomic_load_n(&m->resumes, __ATOMIC_ACQUIRE);
+  return r ? r->co : m->main;
+}
+
+const tbt_hook_resume *tbt_hook_resumes(tbt_hookmux *m) {
+  return __atomic_load_n(&m->resumes, __ATOMIC_ACQUIRE);
+}
+
 /* Lock-free atomics on an int are async-signal-safe, and the hook clears a flag by exchange, so
 ** a signal arriving while the hook runs is never lost. */
-void tbt_hook_arm(tbt_hookmux *m, lua_State *T) {
-  __atomic_store_n(&m->armed[TBT_HOOK_SAMPLES], 1, __ATOMIC_RELEASE);
+static void arm(tbt_hookmux *m, int client) {
+  __atomic_store_n(&m->armed[client], 1, __ATOMIC_RELEASE);
+  lua_State *T = running(m);
   lua_sethook(T, mux_hook, ALL_EVENTS, 1);
+  /* the main thread too: the coroutine may be about to yield or end, and its resume to return */
+  if (T != m->main) lua_sethook(m->main, mux_hook, ALL_EVENTS, 1);
+}
+
+void tbt_hook_arm(tbt_hookmux *m) {
+  arm(m, TBT_HOOK_SAMPLES);
 }
 
 void tbt_hook_interrupt(tbt_hookmux *m) {
-  __atomic_store_n(&m->armed[TBT_HOOK_INTERRUPT], 1, __ATOMIC_RELEASE);
-  lua_sethook(m->main, mux_hook, ALL_EVENTS, 1);
+  arm(m, TBT_HOOK_INTERRUPT);
 }
 
 /* Every state that opens the module sets it (to the same function), possibly at once. */
@@ -260,10 +277,15 @@ static void mux_hook(lua_State *L, lua_Debug *ar) {
     reapply = 1;
   }
   for (int i = TBT_HOOK_SAMPLES; i <= TBT_HOOK_INTERRUPT; i++) {
-    if (__atomic_load_n(&m->armed[i], __ATOMIC_ACQUIRE) && __atomic_exchange_n(&m->armed[i], 0, __ATOMIC_ACQ_REL)) {
+    if (!__atomic_load_n(&m->armed[i], __ATOMIC_ACQUIRE)) continue;
+    /* an interrupt stays armed for the main thread after raising in a coroutine */
+    if (i == TBT_HOOK_INTERRUPT && L != m->main)
+      fires[i] = 1;
+    else
+      fires[i] = __atomic_exchange_n(&m->armed[i], 0, __ATOMIC_ACQ_REL);
+    if (fires[i]) {
       reapply = 1;
       elapsed = 1;
-      fires[i] = 1;
     }
   }
   hclient *calls = &m->c[TBT_HOOK_CALLS];
@@ -434,6 +456,98 @@ static int l_gethook(lua_State *L) {
   return 3;
 }
 
+/* ------------------------------------------------------------------ coroutine.resume / wrap */
+
+/* As lcorolib's auxresume, with the resume linked while co runs: nothing between the link and
+** the unlink may raise (lua_resume does not). Returns the number of results moved to L, or -1
+** with the error message on top of L. */
+static int resume(lua_State *L, tbt_hookmux *m, lua_State *co, int narg) {
+  if (!lua_checkstack(co, narg)) {
+    lua_pushliteral(L, "too many arguments to resume");
+    return -1;
+  }
+  lua_xmove(L, co, narg);
+  tbt_hook_resume r = {co, L, m->resumes};
+  __atomic_store_n(&m->resumes, &r, __ATOMIC_RELEASE);
+  int nres, status = lua_resume(co, L, narg, &nres);
+  __atomic_store_n(&m->resumes, r.prev, __ATOMIC_RELEASE);
+  if (status == LUA_OK || status == LUA_YIELD) {
+    if (!lua_checkstack(L, nres + 1)) {
+      lua_pop(co, nres);
+      lua_pushliteral(L, "too many results to resume");
+      return -1;
+    }
+    lua_xmove(co, L, nres);
+    return nres;
+  }
+  lua_xmove(co, L, 1);
+  return -1;
+}
+
+/* coroutine.resume(co, ...) -> true, ... | false, err */
+static int l_resume(lua_State *L) {
+  tbt_hookmux *m = lua_touserdata(L, lua_upvalueindex(1));
+  luaL_checktype(L, 1, LUA_TTHREAD);
+  lua_State *co = lua_tothread(L, 1);
+  int r = resume(L, m, co, lua_gettop(L) - 1);
+  if (r < 0) {
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_insert(L, -(r + 1));
+  return r + 1;
+}
+
+/* The function coroutine.wrap returns: upvalue 1 is its coroutine (call tracing reads it there),
+** 2 the multiplexer. Errors propagate with the caller's position, the coroutine closed. */
+static int l_wrapped(lua_State *L) {
+  lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+  tbt_hookmux *m = lua_touserdata(L, lua_upvalueindex(2));
+  int r = resume(L, m, co, lua_gettop(L));
+  if (r >= 0) return r;
+  int stat = lua_status(co);
+  if (stat != LUA_OK && stat != LUA_YIELD) {   /* an error in the coroutine: close it */
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    stat = lua_closethread(co, L);
+#else
+    stat = lua_resetthread(co);
+#endif
+    lua_xmove(co, L, 1);
+  }
+  if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+    luaL_where(L, 1);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+  }
+  return lua_error(L);
+}
+
+/* coroutine.wrap(f) */
+static int l_wrap(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_State *co = lua_newthread(L);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, l_wrapped, 2);
+  return 1;
+}
+
+static void wrap_coroutine(lua_State *L, int mux) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, "coroutine") == LUA_TTABLE) {
+    lua_pushvalue(L, mux);
+    lua_pushcclosure(L, l_resume, 1);
+    lua_setfield(L, -2, "resume");
+    lua_pushvalue(L, mux);
+    lua_pushcclosure(L, l_wrap, 1);
+    lua_setfield(L, -2, "wrap");
+  }
+  lua_pop(L, 2);
+}
+
 /* ------------------------------------------------------------------ setup */
 
 static void wrap_debug(lua_State *L, int mux) {
@@ -474,6 +588,7 @@ void tbt_lua_open_hooks(lua_State *L) {
     lua_rawsetp(L, LUA_REGISTRYINDEX, &mux_key);
     register_mux(m);
     wrap_debug(L, lua_gettop(L));
+    wrap_coroutine(L, lua_gettop(L));
   }
   lua_pop(L, 1);
   if (lua_istable(L, -1)) {

@@ -69,12 +69,31 @@ int tbt_hook_broadcast(lua_State *L, int signo);
 ** hook so that the flagged catching up happens at its next event; returns 1, else 0. */
 int tbt_hook_poke(void *ptr);
 
-/* Async-signal-safe: makes the next event of thread T (the one running on the calling OS thread)
-** call the TBT_HOOK_SAMPLES client once. */
-void tbt_hook_arm(tbt_hookmux *m, lua_State *T);
+/* Which coroutine runs. In a state where tbt_lua_open_hooks ran, coroutine.resume and
+** coroutine.wrap are the multiplexer's (they behave as the stock ones): each resume links a
+** record {co, from} on the C stack for as long as co runs, so a signal handler knows which
+** thread to hook and a hook can walk the threads that resumed the one it runs in. A coroutine
+** resumed otherwise (lua_resume from C, a resume function saved before the module opened) is
+** not linked: its time shows in the thread that resumed it. */
+typedef struct tbt_hook_resume {
+  lua_State *co;                       /* the thread resumed */
+  lua_State *from;                     /* the thread that resumed it */
+  const struct tbt_hook_resume *prev;  /* the resume that runs from (NULL: from is the main thread,
+                                          or a thread not resumed through these functions) */
+} tbt_hook_resume;
 
-/* Async-signal-safe: makes the next event of the main thread call the TBT_HOOK_INTERRUPT client
-** (set with mask 0: it runs only so), which may raise. The other clients keep running. */
+/* The innermost resume running now in m's state (NULL when none: the main thread runs). Call it
+** on the thread running the state. */
+const tbt_hook_resume *tbt_hook_resumes(tbt_hookmux *m);
+
+/* Async-signal-safe: makes the next event of the running thread (the coroutine running, else the
+** main thread) call the TBT_HOOK_SAMPLES client once. */
+void tbt_hook_arm(tbt_hookmux *m);
+
+/* Async-signal-safe: makes the next event of the running thread call the TBT_HOOK_INTERRUPT
+** client (set with mask 0: it runs only so), which may raise. When a coroutine runs, the main
+** thread's next event calls it too (a coroutine's error ends at its resume, and the main thread
+** is what the REPL stops). The other clients keep running. */
 void tbt_hook_interrupt(tbt_hookmux *m);
 
 #endif

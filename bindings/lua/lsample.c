@@ -58,7 +58,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc) {
     if (s->live) {
       /* CPU-time timers fire on the scheduler's tick: one signal may stand for several periods */
       s->pending += 1 + (si->si_overrun > 0 ? si->si_overrun : 0);
-      tbt_hook_arm(s->mux, s->main);
+      tbt_hook_arm(s->mux);
     }
     return;
   }
@@ -150,29 +150,41 @@ static void count_stack(uint32_t id, const char *stack, size_t len, int weight) 
 #define SCRATCH 8192
 #define MAX_NAME 256
 
-/* Records the stack of L: names leaf first into scratch, then root first, ';'-joined, into out. */
+/* Records the stack of L: names leaf first into scratch, then root first, ';'-joined, into out.
+** In a coroutine resumed through the multiplexer's functions, the stacks of the threads that
+** resumed it follow, each from its resume down, so the stack reads as if the coroutine were
+** called there. */
 static void take_sample(lua_State *L, sampler *s, int weight) {
   char scratch[SCRATCH], out[SCRATCH + 16];
   size_t off[TBT_SAMPLE_DEPTH], len[TBT_SAMPLE_DEPTH];
   size_t used = 0;
-  int n = 0;
+  int n = 0, more = 0;
   lua_Debug d;
-  for (int level = 0; n < TBT_SAMPLE_DEPTH && lua_getstack(L, level, &d); level++) {
-    const char *name = tbt_lua_func_name(L, &d);
-    size_t k = strlen(name);
-    if (k > MAX_NAME) k = MAX_NAME;
-    if (used + k > SCRATCH) break;
-    memcpy(scratch + used, name, k);
-    for (size_t i = 0; i < k; i++)   /* ';' separates frames, and a newline ends a line */
-      if (scratch[used + i] == ';' || scratch[used + i] == '\n') scratch[used + i] = ',';
-    off[n] = used;
-    len[n] = k;
-    used += k;
-    n++;
+  const tbt_hook_resume *r = tbt_hook_resumes(s->mux);
+  if (r && r->co != L) r = NULL;   /* L runs without a resume of ours: its own stack only */
+  for (lua_State *T = L; T && !more;) {
+    int level = 0;
+    for (; n < TBT_SAMPLE_DEPTH && lua_getstack(T, level, &d); level++) {
+      const char *name = tbt_lua_func_name(L, T, &d);
+      size_t k = strlen(name);
+      if (k > MAX_NAME) k = MAX_NAME;
+      if (used + k > SCRATCH) break;
+      memcpy(scratch + used, name, k);
+      for (size_t i = 0; i < k; i++)   /* ';' separates frames, and a newline ends a line */
+        if (scratch[used + i] == ';' || scratch[used + i] == '\n') scratch[used + i] = ',';
+      off[n] = used;
+      len[n] = k;
+      used += k;
+      n++;
+    }
+    more = lua_getstack(T, level, &d) || (r && n == TBT_SAMPLE_DEPTH);   /* deeper than kept */
+    T = r ? r->from : NULL;
+    r = r ? r->prev : NULL;
+    if (r && r->co != T) r = NULL;   /* T was resumed otherwise */
   }
   if (n == 0) return;
   size_t o = 0;
-  if (lua_getstack(L, n, &d)) {   /* deeper than kept: say so at the root */
+  if (more) {   /* deeper than kept: say so at the root */
     memcpy(out, "(truncated);", 12);
     o = 12;
   }

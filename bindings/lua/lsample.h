@@ -4,18 +4,19 @@
 **   tbtrace.trace_on{lua_samples = hz}     (1..10000 samples per second of the thread's CPU time)
 **
 ** A CPU-time timer of the thread that starts the trace (timer_create on CLOCK_THREAD_CPUTIME_ID,
-** signalled to that thread with SIGPROF) arms a one-shot hook on the state's main thread from
-** its signal handler (a signal handler cannot safely know which coroutine runs, and a standing
-** count hook would slow every instruction). The hook records the Lua stack, at most TBT_SAMPLE_DEPTH frames from the innermost, as an instant in
-** category "lua.sample" named by the folded stack ("main chunk (a.lua:0);f (a.lua:3)") on the
-** running coroutine's track, and counts it. The kernel checks CPU-time timers on its scheduler
+** signalled to that thread with SIGPROF) arms a one-shot hook on the running thread from its
+** signal handler: the coroutine the multiplexer saw resumed (lhook.h), else the main thread (a
+** standing count hook would slow every instruction). The hook records the Lua stack, at most
+** TBT_SAMPLE_DEPTH frames from the innermost: the coroutine's, then those of the threads that
+** resumed it, each from its resume down. It is an instant in category "lua.sample" named by
+** the folded stack ("main chunk (a.lua:0);f (a.lua:3)") on the running coroutine's track, and
+** a count. The kernel checks CPU-time timers on its scheduler
 ** tick, so at rates above the tick a signal stands for several periods (its overrun): the count
 ** grows by all of them, and stays in units of the sampling period. After a successful export
 ** with the profiler on, the counts go to <profile dir>/<host>.folded, one "stack count" line per
-** stack (the format flamegraph.pl and speedscope read). Time spent in a coroutine is counted
-** where the main thread resumed it: the sample is taken when the resume returns, its innermost
-** frame the resume (or wrap) function. The counts are the process's: other states sampling at
-** the request of the one that started (tbt_lua_samples_sync) count into them too.
+** stack (the format flamegraph.pl and speedscope read). The counts are the process's: other
+** states sampling at the request of the one that started (tbt_lua_samples_sync) count into them
+** too.
 */
 #ifndef TBT_LSAMPLE_H
 #define TBT_LSAMPLE_H

@@ -350,12 +350,12 @@ int tbt_chrome_json_write(tbt_source *m, const tbt_chrome_options *o, tbt_sink *
     px.nc = (size_t)snprintf(px.c, sizeof px.c, "{\"ph\":\"C\",\"pid\":%ld,\"tid\":%" PRIu64 ",\"ts\":",
                              o->pid, id);
     tbt_src_walk wk;
-    tbt_src_event ev;
+    const tbt_src_event *ev;
     int more;
     rc = tbt_src_begin(m, t, &wk);
     while (!rc && (more = tbt_src_next(&wk, &ev)) != 0) {
       if (more < 0) rc = more;
-      else rc = write_event(w, m, &ev, &px, &nc, &first);
+      else rc = write_event(w, m, ev, &px, &nc, &first);
     }
     tbt_src_end(&wk);
     if (rc) goto done;

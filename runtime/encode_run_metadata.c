@@ -192,17 +192,17 @@ static int build_graph(tbt_source *m, graph *g) {
   if (grow_slots(g)) return TBT_ENOMEM;
   for (size_t t = 0; t < m->ntracks; t++) {
     tbt_src_walk w;
-    tbt_src_event e;
+    const tbt_src_event *e;
     int rc = tbt_src_begin(m, t, &w), more;
     while (!rc && (more = tbt_src_next(&w, &e)) != 0) {
       if (more < 0) {
         rc = more;
         break;
       }
-      if (e.kind != TBT_EV_SPAN) continue;
-      int32_t k = g->by_path[e.path];
+      if (e->kind != TBT_EV_SPAN) continue;
+      int32_t k = g->by_path[e->path];
       if (k < 0) {
-        k = node_for(g, m, e.path, (uint32_t)t, name_at(m, e.category), e.parent_path);
+        k = node_for(g, m, e->path, (uint32_t)t, name_at(m, e->category), e->parent_path);
         if (k < 0) {
           rc = k;
           break;
@@ -210,8 +210,8 @@ static int build_graph(tbt_source *m, graph *g) {
       }
       node *n = &g->nodes[k];
       n->count++;
-      n->total_ns += e.end_ns - e.start_ns;
-      if (e.flags & TBT_SPAN_UNFINISHED) n->unfinished++;
+      n->total_ns += e->end_ns - e->start_ns;
+      if (e->flags & TBT_SPAN_UNFINISHED) n->unfinished++;
     }
     tbt_src_end(&w);
     if (rc) return rc;
@@ -497,16 +497,16 @@ static int size_step_stats(tbt_run_metadata *e) {
     uint64_t tid = m->tracks[t].id;
     size_t body = pb_len_field_size(strlen(device_name(m, t, dev)));
     tbt_src_walk w;
-    tbt_src_event ev;
+    const tbt_src_event *ev;
     int rc = tbt_src_begin(m, t, &w), more;
     while (!rc && (more = tbt_src_next(&w, &ev)) != 0) {
       if (more < 0) {
         rc = more;
         break;
       }
-      if (ev.kind != TBT_EV_SPAN || (ev.flags & TBT_SPAN_UNFINISHED)) continue;
+      if (ev->kind != TBT_EV_SPAN || (ev->flags & TBT_SPAN_UNFINISHED)) continue;
       exec x;
-      exec_of(&e->g, &ev, tid, &x);
+      exec_of(&e->g, ev, tid, &x);
       body += pb_len_field_size(exec_size(&x));
     }
     tbt_src_end(&w);
@@ -572,16 +572,16 @@ int tbt_run_metadata_write(tbt_run_metadata *e, tbt_sink *out) {
       p = pb_put_len_header(p, 1, e->dev_body[t]);   /* StepStats.dev_stats */
       tbt_sink_done(out, pb_put_bytes(p, 1, dev, dl));
       tbt_src_walk w;
-      tbt_src_event ev;
+      const tbt_src_event *ev;
       int rc = tbt_src_begin(m, t, &w), more;
       while (!rc && (more = tbt_src_next(&w, &ev)) != 0) {
         if (more < 0) {
           rc = more;
           break;
         }
-        if (ev.kind != TBT_EV_SPAN || (ev.flags & TBT_SPAN_UNFINISHED)) continue;
+        if (ev->kind != TBT_EV_SPAN || (ev->flags & TBT_SPAN_UNFINISHED)) continue;
         exec x;
-        exec_of(&e->g, &ev, tid, &x);
+        exec_of(&e->g, ev, tid, &x);
         size_t body = exec_size(&x);
         if (!(p = tbt_sink_room(out, pb_len_field_size(body)))) {
           rc = out->rc;

@@ -293,7 +293,7 @@ static int walk_line(tbt_source *m, size_t t, metas *md, line_info *L, tbt_sink 
   cu.base = L->start_ns;
   cu.last_key = UINT64_MAX;
   tbt_src_walk w;
-  tbt_src_event ev;
+  const tbt_src_event *ev;
   xev e;
   size_t events = 0;
   int64_t end = L->start_ns;
@@ -303,7 +303,7 @@ static int walk_line(tbt_source *m, size_t t, metas *md, line_info *L, tbt_sink 
       rc = more;
       break;
     }
-    if (to_xev(&cu, &ev, &e, &end)) {
+    if (to_xev(&cu, ev, &e, &end)) {
       rc = TBT_ENOMEM;
       break;
     }
@@ -333,12 +333,12 @@ static int walk_line(tbt_source *m, size_t t, metas *md, line_info *L, tbt_sink 
 ** start. */
 static int line_start(tbt_source *m, size_t t, int64_t *start) {
   tbt_src_walk w;
-  tbt_src_event ev;
+  const tbt_src_event *ev;
   *start = m->start_ns;
   int rc = tbt_src_begin(m, t, &w);
   if (!rc) {
     rc = tbt_src_next(&w, &ev);
-    if (rc > 0) *start = ev.start_ns;
+    if (rc > 0) *start = ev->start_ns;
     rc = rc < 0 ? rc : 0;
   }
   tbt_src_end(&w);

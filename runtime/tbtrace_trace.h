@@ -257,7 +257,9 @@ typedef struct tbt_trace_model {
 /* Reads everything recorded so far in the current trace, without disturbing it: threads may keep
 ** recording meanwhile; what they record after the snapshot started is not taken. Spans still open
 ** are closed at the snapshot time and flagged TBT_SPAN_UNFINISHED. Every string in the model is a
-** copy owned by the model, so it outlives trace_off; release it with tbt_trace_model_free.
+** copy owned by the model, so it outlives trace_off, and valid UTF-8 (each byte of an ill-formed
+** sequence read as U+FFFD, as every file an export writes has it); release it with
+** tbt_trace_model_free.
 ** Layout: names[0] is ""; one tbt_model_thread per OS thread that recorded (its main track), plus
 ** one per track it recorded on (tbt_track_begin; Lua coroutines), named "<thread name> coroutine
 ** <k>" (or "coroutine <k>"), with the same tid; each entry nests on its own. spans are in begin

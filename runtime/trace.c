@@ -9,6 +9,7 @@
 */
 #include "trace_buffer.h"
 #include "trace_drain.h"
+#include "trace_source.h"
 
 #include "alloc.h"
 #include "clock.h"
@@ -114,6 +115,26 @@ void tbt_trace_get_stats(tbt_trace_stats *out) {
   if (!out) return;
   pthread_mutex_lock(&g_ctl);
   tbt_buffers_stats_(out);
+  pthread_mutex_unlock(&g_ctl);
+}
+
+int tbt_trace_read_(tbt_source *out) {
+  pthread_mutex_lock(&g_ctl);
+  int rc = g_on ? tbt_buffers_source_(out, g_epoch_offset) : TBT_ENOTRACE;
+  if (rc) {
+    memset(out, 0, sizeof *out);
+    pthread_mutex_unlock(&g_ctl);
+    return rc;
+  }
+  out->start_ns = g_start_ns;
+  out->graph = g_opts.graph;
+  out->profiler = g_opts.profiler;
+  return 0;   /* the lock stays held: the source reads the buffers where they lie */
+}
+
+void tbt_trace_read_end_(tbt_source *s) {
+  if (!s || !s->ops) return;
+  tbt_source_free(s);
   pthread_mutex_unlock(&g_ctl);
 }
 

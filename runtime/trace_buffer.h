@@ -157,6 +157,15 @@ uint64_t tbt_buffers_lost_(void);
 
 /* ------------------------------------------------------------ for the exporter */
 
+/* Reads the current trace as a source (trace_source.h) without copying it, holding the trace
+** lock until tbt_trace_read_end_ releases the source: meanwhile threads go on recording (what
+** they record after the read began is not in it) and trace_on/off, stats and snapshots wait.
+** Returns 0, TBT_ENOTRACE or TBT_ENOMEM (then *out is zeroed and nothing is held).
+** tbt_trace_read_end_ is a no-op on a zeroed source. */
+struct tbt_source;
+int tbt_trace_read_(struct tbt_source *out);
+void tbt_trace_read_end_(struct tbt_source *s);
+
 /* The options the current trace was started with (profiler_outdir is the trace's own copy,
 ** valid until tbt_trace_off; memory_limit is the effective limit). With no trace on: the
 ** defaults. */

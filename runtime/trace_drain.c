@@ -1,6 +1,8 @@
 /*
-** trace_drain.c: the drain of the current generation's buffers into a trace model: ids become
-** names, tracks become threads, ticks become Unix nanoseconds, nesting becomes name paths.
+** trace_drain.c: reading the current generation's buffers where they lie, as a source the
+** encoders walk (trace_source.h), and the snapshot made of that: ids become names (valid UTF-8,
+** made so once here), tracks become threads, ticks become Unix nanoseconds, nesting becomes name
+** paths. Nothing is copied per span: see "the reader" below for what a read holds.
 */
 #include "trace_drain.h"
 
@@ -8,7 +10,10 @@
 #include "clock.h"
 #include "intern.h"
 #include "trace_buffer.h"
+#include "trace_model.h"
+#include "trace_source.h"
 #include "u64map.h"
+#include "utf8.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,39 +32,54 @@ static int grow_array(void **arr, size_t *cap, size_t elem) {
   return 0;
 }
 
-typedef struct track {
-  uintptr_t key;
-  tbt_model_span *spans;
-  size_t nspans, capspans;
-  tbt_model_instant *instants;
-  size_t ninstants, capinstants;
-  tbt_model_counter *counters;
-  size_t ncounters, capcounters;
-  int32_t *stack;
-  size_t nstack, capstack;
-} track;
-
 typedef struct drain {
   tbt_strtab names;
-  uint32_t *idmap;          /* intern id -> model name index + 1 (0 = not yet) */
+  uint32_t *idmap;          /* intern id -> name index + 1 (0 = not yet) */
   size_t nidmap;
   char *scratch;
   size_t capscratch;
-  track *tracks;
-  size_t ntracks, captracks;
-  tbt_model_thread *threads;
-  size_t nthreads, capthreads;
   tbt_model_edge *edges;
   size_t nedges, capedges;
   tbt_u64map edgeset;           /* from << 32 | to */
   tbt_u64map paths;             /* parent path << 32 | name -> path */
   tbt_u64map deep;              /* anchor << 32 | name -> a bounded path "<anchor>/…/<name>" */
   tbt_u64map anchors;           /* a bounded path -> its anchor */
-  uint64_t taken;           /* records read, of every kind */
 } drain;
 
+/* Room for n bytes in d->scratch. */
+static char *scratch(drain *d, size_t n) {
+  if (n > d->capscratch) {
+    size_t cap = d->capscratch ? d->capscratch : 256;
+    while (cap < n) cap *= 2;
+    char *s = tbt_realloc(d->scratch, cap);
+    if (!s) return NULL;
+    d->scratch = s;
+    d->capscratch = cap;
+  }
+  return d->scratch;
+}
+
+/* The index of s[0..len) among the names, made valid UTF-8 here, once per name: every byte of
+** an ill-formed sequence becomes U+FFFD (TensorBoard's and xprof's parsers reject a message
+** holding a string that is not UTF-8). */
 static uint32_t name_str(drain *d, const char *s, size_t len) {
-  return tbt_strtab_add(&d->names, s, len);
+  if (tbt_utf8_valid(s, len)) return tbt_strtab_add(&d->names, s, len);
+  const unsigned char *u = (const unsigned char *)s;
+  char *p = scratch(d, 3 * len + 1), *q = p;
+  if (!p) return TBT_STRTAB_NONE;
+  for (size_t j = 0; j < len;) {
+    size_t k = tbt_utf8_seq(u + j, len - j);
+    if (k) {
+      memcpy(q, u + j, k);
+      q += k;
+      j += k;
+    } else {
+      memcpy(q, "\xef\xbf\xbd", 3);
+      q += 3;
+      j++;
+    }
+  }
+  return tbt_strtab_add(&d->names, p, (size_t)(q - p));
 }
 
 /* The model index of intern id `id`. */
@@ -84,27 +104,6 @@ static uint32_t name_id(drain *d, uint32_t id) {
   return i;
 }
 
-static void tracks_clear(drain *d) {
-  for (size_t i = 0; i < d->ntracks; i++) {
-    track *t = &d->tracks[i];
-    tbt_free(t->spans);
-    tbt_free(t->instants);
-    tbt_free(t->counters);
-    tbt_free(t->stack);
-  }
-  d->ntracks = 0;
-}
-
-static track *track_get(drain *d, uintptr_t key) {
-  for (size_t i = 0; i < d->ntracks; i++)
-    if (d->tracks[i].key == key) return &d->tracks[i];
-  if (GROW(d->tracks, d->ntracks, d->captracks)) return NULL;
-  track *t = &d->tracks[d->ntracks++];
-  memset(t, 0, sizeof *t);
-  t->key = key;
-  return t;
-}
-
 static int add_edge(drain *d, uint32_t from, uint32_t to) {
   uint64_t key = (uint64_t)from << 32 | to;
   uint32_t unused;
@@ -120,19 +119,13 @@ static int add_edge(drain *d, uint32_t from, uint32_t to) {
 /* a + sep + b as a model name. */
 static uint32_t join_name(drain *d, uint32_t a, const char *sep, uint32_t b) {
   const char *p = d->names.strs[a], *n = d->names.strs[b];
-  size_t lp = strlen(p), ls = strlen(sep), ln = strlen(n), need = lp + ls + ln + 1;
-  if (need > d->capscratch) {
-    size_t cap = d->capscratch ? d->capscratch : 256;
-    while (cap < need) cap *= 2;
-    char *s = tbt_realloc(d->scratch, cap);
-    if (!s) return TBT_STRTAB_NONE;
-    d->scratch = s;
-    d->capscratch = cap;
-  }
-  memcpy(d->scratch, p, lp);
-  memcpy(d->scratch + lp, sep, ls);
-  memcpy(d->scratch + lp + ls, n, ln);
-  return name_str(d, d->scratch, lp + ls + ln);
+  size_t lp = strlen(p), ls = strlen(sep), ln = strlen(n);
+  char *s = scratch(d, lp + ls + ln + 1);
+  if (!s) return TBT_STRTAB_NONE;
+  memcpy(s, p, lp);
+  memcpy(s + lp, sep, ls);
+  memcpy(s + lp + ls, n, ln);
+  return tbt_strtab_add(&d->names, s, lp + ls + ln);   /* parts already valid */
 }
 
 /* The bounded path of a span named `name` under anchor path `anchor`: "<anchor>/…/<name>". */
@@ -166,76 +159,184 @@ static uint32_t span_path(drain *d, int has_parent, uint32_t ppath, uint32_t nam
   return idx;
 }
 
-/* Reads one buffer (its lock held) into d->tracks. Records later than `now` are left out. */
-static int read_buffer(drain *d, tbt_tbuf *tb, uint64_t now) {
-  track *cur = track_get(d, 0);
+
+/* ------------------------------------------------------------------ the reader */
+
+/* The trace is read where it lies, never copied: a first walk over every buffer (prepare) names
+** everything (names, paths, tracks, edges) and notes what a later walk of one track cannot see
+** for itself; then each walk of a track (what the encoders call a walk, trace_source.h) reads
+** that track's records again, in windows of at least WINDOW of its records.
+**
+** A span's end is at its END record, possibly far after its BEGIN, while a walk hands out spans
+** in begin order with their ends. Within a window a walk finds the ends itself; a span still open
+** when its window closes takes its end from the track's `ends`, filled by prepare, which closes
+** the same windows at the same records. So what a read holds beyond the names is, per track:
+** its stack of open spans (8 bytes a level, as any reader needs) and 8 bytes for each span open
+** at one of its window boundaries (counted once however many it spans: a root around the whole
+** trace is one entry; a chain 10^6 deep is 10^6 entries, 8 MB); per walk: one window (its
+** events at 56 bytes each) and the stack. A window closes only between records of different
+** times, so spans, instants and counters of equal time are ordered within one window (spans
+** first, then instants, then counters, as the model's merge orders them): a window is WINDOW
+** records plus the run of equal timestamps it ends in. */
+enum { WINDOW = 4096 };
+
+#define NEVER UINT64_MAX   /* the end of a span no END closed */
+
+typedef struct pentry {
+  uint32_t path;
+  int32_t slot;     /* prepare: -2 opened in the current window, >= 0 its entry in ends */
+} pentry;
+
+typedef struct rtrack {
+  uintptr_t key;
+  uint32_t buf;             /* its buffer (index into reader.bufs) */
+  uint32_t ti;              /* its index among its buffer's tracks: coroutine <ti> */
+  uint32_t first_chunk, last_chunk;
+  uint64_t nspans, nevents;
+  /* prepare's walk */
+  pentry *stack;
+  size_t nstack, capstack;
+  uint32_t count;           /* records in the current window */
+  uint64_t prev;            /* the previous record's tick */
+  uint64_t *ends;           /* raw end ticks of spans open at a window boundary */
+  size_t nends, capends;
+} rtrack;
+
+typedef struct rbuf {
+  tbt_chunk **chunks;       /* as they were when read (records after the read's start cut off) */
+  uint32_t *used;
+  uint64_t *last;           /* the clamp (latest tick so far) before each chunk */
+  size_t nchunks;
+  uint64_t tid;
+  uint32_t name;            /* thread name (names index) */
+  uint32_t ntracks;
+} rbuf;
+
+typedef struct reader {
+  drain d;
+  rbuf *bufs;
+  size_t nbufs;
+  rtrack *tracks;           /* every track of every buffer, empty ones too */
+  size_t ntracks, captracks;
+  size_t *order;            /* the tracks with events, in model order */
+  tbt_src_track *out;
+  uint64_t tick0;           /* ticks -> Unix ns: ns0 + (tick - tick0) * ns_per_tick */
+  int64_t ns0;
+  double ns_per_tick;
+  uint64_t now;
+} reader;
+
+static inline int timed(unsigned kind) {
+  return kind >= TBT_REC_BEGIN && kind <= TBT_REC_COUNTER;
+}
+
+/* In double, not clock.h's long double: the x87 conversion would cost more than the rest of a
+** walk (a double's 53 bits hold an hour of ticks to a thousandth of a nanosecond). */
+static inline int64_t to_ns(const reader *r, uint64_t tick) {
+  return r->ns0 + (int64_t)((double)(int64_t)(tick - r->tick0) * r->ns_per_tick);
+}
+
+/* Whether a window of a track closes before a record at tick t: WINDOW records taken, and t is
+** a later nanosecond than the previous one (ticks first: converting is the slow part). */
+static inline int window_ends(const reader *r, uint32_t count, uint64_t prev, uint64_t t) {
+  return count >= WINDOW && t != prev && to_ns(r, t) > to_ns(r, prev);
+}
+
+static rtrack *rtrack_get(reader *r, uint32_t buf, uintptr_t key, uint32_t chunk) {
+  rbuf *b = &r->bufs[buf];
+  for (size_t i = r->ntracks - b->ntracks; i < r->ntracks; i++)
+    if (r->tracks[i].key == key) return &r->tracks[i];
+  if (GROW(r->tracks, r->ntracks, r->captracks)) return NULL;
+  rtrack *t = &r->tracks[r->ntracks++];
+  memset(t, 0, sizeof *t);
+  t->key = key;
+  t->buf = buf;
+  t->ti = b->ntracks++;
+  t->first_chunk = t->last_chunk = chunk;
+  return t;
+}
+
+/* The spans of t opened in its current window and still open get an entry in ends. */
+static int window_close(rtrack *t) {
+  size_t i = t->nstack;
+  while (i > 0 && t->stack[i - 1].slot == -2) i--;
+  for (; i < t->nstack; i++) {
+    if (GROW(t->ends, t->nends, t->capends)) return -1;
+    t->ends[t->nends] = NEVER;
+    t->stack[i].slot = (int32_t)t->nends++;
+  }
+  t->count = 0;
+  return 0;
+}
+
+/* Prepare's walk over buffer bi: names, paths, tracks, edges, window boundaries. */
+static int prepare_buffer(reader *r, uint32_t bi, uint64_t *taken) {
+  drain *d = &r->d;
+  rbuf *b = &r->bufs[bi];
+  rtrack *cur = rtrack_get(r, bi, 0, 0);
   if (!cur) return -1;
   uint64_t last = 0;
-  for (tbt_chunk *c = tb->head; c; c = c->next) {
-    uint32_t used = atomic_load_explicit(&c->used, memory_order_acquire);
+  for (size_t ci = 0; ci < b->nchunks; ci++) {
+    const tbt_rec *recs = b->chunks[ci]->recs;
+    uint32_t used = b->used[ci];
+    b->last[ci] = last;
     for (uint32_t i = 0; i < used; i++) {
-      const tbt_rec *r = &c->recs[i];
-      unsigned kind = r->b >> TBT_REC_KIND_SHIFT;
-      uint64_t t = r->t;
-      if (kind == TBT_REC_BEGIN || kind == TBT_REC_END || kind == TBT_REC_INSTANT ||
-          kind == TBT_REC_COUNTER) {
-        if ((int64_t)(t - now) > 0) {
-          d->taken += i;   /* made after the snapshot began: left for later */
+      const tbt_rec *rec = &recs[i];
+      unsigned kind = rec->b >> TBT_REC_KIND_SHIFT;
+      uint64_t t = rec->t;
+      if (timed(kind)) {
+        if ((int64_t)(t - r->now) > 0) {
+          /* made after the read began: left out, here and in every later walk */
+          b->used[ci] = i;
+          b->nchunks = ci + 1;
+          *taken += i;
           return 0;
         }
         if (t < last) t = last;
         last = t;
+        if (window_ends(r, cur->count, cur->prev, t) && window_close(cur)) return -1;
+        cur->count++;
+        cur->prev = t;
+        cur->last_chunk = (uint32_t)ci;
       }
       switch (kind) {
         case TBT_REC_BEGIN: {
-          if (GROW(cur->spans, cur->nspans, cur->capspans)) return -1;
+          uint32_t name = name_id(d, rec->a), cat = name_id(d, rec->b & TBT_REC_CAT_MASK);
+          if (name == TBT_STRTAB_NONE || cat == TBT_STRTAB_NONE) return -1;
           if (GROW(cur->stack, cur->nstack, cur->capstack)) return -1;
-          tbt_model_span *s = &cur->spans[cur->nspans];
-          memset(s, 0, sizeof *s);
-          s->name = name_id(d, r->a);
-          s->category = name_id(d, r->b & TBT_REC_CAT_MASK);
-          if (s->name == TBT_STRTAB_NONE || s->category == TBT_STRTAB_NONE) return -1;
-          s->parent = cur->nstack ? cur->stack[cur->nstack - 1] : -1;
-          s->depth = (uint32_t)cur->nstack;
-          s->path = span_path(d, s->parent >= 0, s->parent >= 0 ? cur->spans[s->parent].path : 0,
-                              s->name, s->depth);
-          if (s->path == TBT_STRTAB_NONE) return -1;
-          s->start_ns = (int64_t)t;
-          s->end_ns = -1;
-          cur->stack[cur->nstack++] = (int32_t)cur->nspans++;
+          uint32_t path = span_path(d, cur->nstack > 0,
+                                    cur->nstack ? cur->stack[cur->nstack - 1].path : 0, name,
+                                    (uint32_t)cur->nstack);
+          if (path == TBT_STRTAB_NONE) return -1;
+          cur->stack[cur->nstack++] = (pentry){path, -2};
+          cur->nspans++;
+          cur->nevents++;
           break;
         }
         case TBT_REC_END:
-          if (cur->nstack) cur->spans[cur->stack[--cur->nstack]].end_ns = (int64_t)t;
+          if (cur->nstack) {
+            pentry e = cur->stack[--cur->nstack];
+            if (e.slot >= 0) cur->ends[e.slot] = t;
+          }
           break;
-        case TBT_REC_INSTANT: {
-          if (GROW(cur->instants, cur->ninstants, cur->capinstants)) return -1;
-          tbt_model_instant *e = &cur->instants[cur->ninstants];
-          e->name = name_id(d, r->a);
-          e->category = name_id(d, r->b & TBT_REC_CAT_MASK);
-          if (e->name == TBT_STRTAB_NONE || e->category == TBT_STRTAB_NONE) return -1;
-          e->time_ns = (int64_t)t;
-          cur->ninstants++;
+        case TBT_REC_INSTANT:
+          if (name_id(d, rec->a) == TBT_STRTAB_NONE ||
+              name_id(d, rec->b & TBT_REC_CAT_MASK) == TBT_STRTAB_NONE)
+            return -1;
+          cur->nevents++;
           break;
-        }
-        case TBT_REC_COUNTER: {
+        case TBT_REC_COUNTER:
           if (i + 1 >= used) break;
-          const tbt_rec *data = &c->recs[++i];
-          if (GROW(cur->counters, cur->ncounters, cur->capcounters)) return -1;
-          tbt_model_counter *e = &cur->counters[cur->ncounters];
-          e->name = name_id(d, r->a);
-          if (e->name == TBT_STRTAB_NONE) return -1;
-          e->time_ns = (int64_t)t;
-          memcpy(&e->value, &data->t, sizeof e->value);
-          cur->ncounters++;
+          i++;
+          if (name_id(d, rec->a) == TBT_STRTAB_NONE) return -1;
+          cur->nevents++;
           break;
-        }
         case TBT_REC_TRACK:
-          cur = track_get(d, (uintptr_t)r->t);
+          cur = rtrack_get(r, bi, (uintptr_t)rec->t, (uint32_t)ci);
           if (!cur) return -1;
           break;
         case TBT_REC_EDGE: {
-          uint32_t from = name_id(d, r->a), to = name_id(d, (uint32_t)r->t);
+          uint32_t from = name_id(d, rec->a), to = name_id(d, (uint32_t)rec->t);
           if (from == TBT_STRTAB_NONE || to == TBT_STRTAB_NONE) return -1;
           if (add_edge(d, from, to)) return -1;
           break;
@@ -244,149 +345,394 @@ static int read_buffer(drain *d, tbt_tbuf *tb, uint64_t now) {
           break;
       }
     }
-    d->taken += used;
+    *taken += used;
   }
   return 0;
 }
 
-/* Turns d->tracks into model threads: closes open spans at `now`, converts ticks. */
-static int emit_threads(drain *d, uint64_t tid, uint32_t thread_name, uint64_t now,
-                        const tbt_clock_conv *conv, int64_t epoch_offset) {
-  for (size_t ti = 0; ti < d->ntracks; ti++) {
-    track *t = &d->tracks[ti];   /* tracks[0] is the thread's own; coroutine k is tracks[k] */
-    if (!t->nspans && !t->ninstants && !t->ncounters) continue;
-    uint32_t name = thread_name;
-    if (ti > 0) {
-      const char *base = d->names.strs[thread_name];
-      size_t len = strlen(base) + 32;
-      if (len > d->capscratch) {
-        char *s = tbt_realloc(d->scratch, len);
-        if (!s) return -1;
-        d->scratch = s;
-        d->capscratch = len;
-      }
-      int n = snprintf(d->scratch, len, "%s%scoroutine %zu", base, *base ? " " : "", ti);
-      name = name_str(d, d->scratch, (size_t)n);
-      if (name == TBT_STRTAB_NONE) return -1;
+/* ------------------------------------------------------------------ a walk of one track */
+
+typedef struct wentry {
+  uint32_t path;
+  int32_t at;               /* its event in the window, -1 when an earlier window's */
+} wentry;
+
+typedef struct walk {
+  const reader *r;
+  const rbuf *b;
+  const rtrack *tr;
+  size_t ci;                /* where the next window starts */
+  uint32_t ri;
+  uint64_t last;
+  int ours;                 /* the records at (ci, ri) are this track's */
+  uint32_t count;
+  uint64_t prev;
+  size_t nslots;            /* entries of tr->ends taken so far */
+  wentry *stack;
+  size_t nstack, capstack;
+  tbt_src_event *win, *tmp; /* the window's events */
+  uint64_t *t1;             /* their end ticks while the window fills (NEVER: still open) */
+  size_t nwin, capwin;
+  int done;
+} walk;
+
+/* Orders each run of equal start times: spans, then instants, then counters (stable). */
+static void order_ties(walk *w) {
+  for (size_t i = 0; i < w->nwin;) {
+    size_t j = i + 1;
+    int sorted = 1;
+    while (j < w->nwin && w->win[j].start_ns == w->win[i].start_ns) {
+      if (w->win[j].kind < w->win[j - 1].kind) sorted = 0;
+      j++;
     }
-    for (size_t i = 0; i < t->nspans; i++) {
-      tbt_model_span *s = &t->spans[i];
-      if (s->end_ns < 0) {
-        s->end_ns = (int64_t)now;
-        s->flags |= TBT_SPAN_UNFINISHED;
-      }
-      s->start_ns = tbt_clock_to_mono_ns(conv, (uint64_t)s->start_ns) + epoch_offset;
-      s->end_ns = tbt_clock_to_mono_ns(conv, (uint64_t)s->end_ns) + epoch_offset;
-      if (s->end_ns < s->start_ns) s->end_ns = s->start_ns;
+    if (!sorted) {
+      size_t n = 0;
+      for (int k = TBT_EV_SPAN; k <= TBT_EV_COUNTER; k++)
+        for (size_t x = i; x < j; x++)
+          if (w->win[x].kind == k) w->tmp[n++] = w->win[x];
+      memcpy(w->win + i, w->tmp, n * sizeof *w->tmp);
     }
-    for (size_t i = 0; i < t->ninstants; i++)
-      t->instants[i].time_ns =
-          tbt_clock_to_mono_ns(conv, (uint64_t)t->instants[i].time_ns) + epoch_offset;
-    for (size_t i = 0; i < t->ncounters; i++)
-      t->counters[i].time_ns =
-          tbt_clock_to_mono_ns(conv, (uint64_t)t->counters[i].time_ns) + epoch_offset;
-    if (GROW(d->threads, d->nthreads, d->capthreads)) return -1;
-    tbt_model_thread *mt = &d->threads[d->nthreads++];
-    memset(mt, 0, sizeof *mt);
-    mt->tid = tid;
-    mt->name = name;
-    mt->spans = t->spans;
-    mt->nspans = t->nspans;
-    mt->instants = t->instants;
-    mt->ninstants = t->ninstants;
-    mt->counters = t->counters;
-    mt->ncounters = t->ncounters;
-    t->spans = NULL;
-    t->instants = NULL;
-    t->counters = NULL;
-    t->nspans = t->ninstants = t->ncounters = 0;
+    i = j;
   }
+}
+
+static tbt_src_event *win_push(walk *w) {
+  if (w->nwin == w->capwin) {
+    size_t cap = w->capwin ? w->capwin * 2 : 256;
+    tbt_src_event *a = tbt_realloc(w->win, cap * sizeof *a);
+    if (!a) return NULL;
+    w->win = a;
+    tbt_src_event *t = tbt_realloc(w->tmp, cap * sizeof *t);
+    if (!t) return NULL;
+    w->tmp = t;
+    uint64_t *e = tbt_realloc(w->t1, cap * sizeof *e);
+    if (!e) return NULL;
+    w->t1 = e;
+    w->capwin = cap;
+  }
+  return &w->win[w->nwin++];
+}
+
+/* Reads the track's next window into w->win. */
+static int fill(walk *w) {
+  const reader *r = w->r;
+  const rbuf *b = w->b;
+  const rtrack *tr = w->tr;
+  drain *d = (drain *)&r->d;   /* named by prepare: only lookups */
+  w->nwin = 0;
+  w->count = 0;
+  int boundary = 0;
+  size_t ci = w->ci;
+  uint32_t i = w->ri;
+  for (; ci <= tr->last_chunk; ci++, i = 0) {
+    const tbt_rec *recs = b->chunks[ci]->recs;
+    uint32_t used = b->used[ci];
+    for (; i < used; i++) {
+      const tbt_rec *rec = &recs[i];
+      unsigned kind = rec->b >> TBT_REC_KIND_SHIFT;
+      uint64_t t = rec->t;
+      if (kind == TBT_REC_TRACK) {
+        w->ours = (uintptr_t)rec->t == tr->key;
+        continue;
+      }
+      if (!timed(kind)) continue;
+      if (t < w->last) t = w->last;
+      if (!w->ours) {
+        w->last = t;
+        if (kind == TBT_REC_COUNTER && i + 1 < used) i++;
+        continue;
+      }
+      if (window_ends(r, w->count, w->prev, t)) {
+        boundary = 1;   /* this record starts the next window */
+        break;
+      }
+      w->last = t;
+      w->count++;
+      w->prev = t;
+      if (kind == TBT_REC_END) {
+        if (w->nstack) {
+          wentry e = w->stack[--w->nstack];
+          if (e.at >= 0) w->t1[e.at] = t;
+        }
+        continue;
+      }
+      if (kind == TBT_REC_COUNTER && i + 1 >= used) continue;
+      tbt_src_event *e = win_push(w);
+      if (!e) return TBT_ENOMEM;
+      size_t at = (size_t)(e - w->win);
+      e->start_ns = e->end_ns = to_ns(r, t);
+      w->t1[at] = t;
+      e->value = 0;
+      e->flags = 0;
+      e->name = name_id(d, rec->a);
+      e->category = 0;
+      e->parent_path = UINT32_MAX;
+      e->depth = 0;
+      if (kind == TBT_REC_BEGIN) {
+        e->kind = TBT_EV_SPAN;
+        e->category = name_id(d, rec->b & TBT_REC_CAT_MASK);
+        if (GROW(w->stack, w->nstack, w->capstack)) return TBT_ENOMEM;
+        e->depth = (uint32_t)w->nstack;
+        if (w->nstack) e->parent_path = w->stack[w->nstack - 1].path;
+        e->path = span_path(d, w->nstack > 0, w->nstack ? e->parent_path : 0, e->name, e->depth);
+        w->t1[at] = NEVER;
+        w->stack[w->nstack++] = (wentry){e->path, (int32_t)at};
+      } else if (kind == TBT_REC_INSTANT) {
+        e->kind = TBT_EV_INSTANT;
+        e->category = name_id(d, rec->b & TBT_REC_CAT_MASK);
+        e->path = e->name;
+      } else {
+        e->kind = TBT_EV_COUNTER;
+        e->path = e->name;
+        memcpy(&e->value, &recs[++i].t, sizeof e->value);
+      }
+      if (e->name == TBT_STRTAB_NONE || e->category == TBT_STRTAB_NONE || e->path == TBT_STRTAB_NONE)
+        return TBT_ENOMEM;
+    }
+    if (boundary) break;
+  }
+  w->ci = ci;
+  w->ri = i;
+  if (!boundary) w->done = 1;
+  /* Spans of this window still open: at a boundary, their ends are prepare's (in the order it
+  ** numbered them); at the track's end, they are unfinished. */
+  size_t k = w->nstack;
+  while (k > 0 && w->stack[k - 1].at >= 0) k--;
+  for (; k < w->nstack; k++) {
+    if (boundary) w->t1[w->stack[k].at] = tr->ends[w->nslots++];
+    w->stack[k].at = -1;
+  }
+  for (size_t x = 0; x < w->nwin; x++) {
+    tbt_src_event *e = &w->win[x];
+    if (e->kind != TBT_EV_SPAN) continue;
+    uint64_t t1 = w->t1[x];
+    if (t1 == NEVER) {
+      t1 = r->now;
+      e->flags = TBT_SPAN_UNFINISHED;
+    }
+    e->end_ns = to_ns(r, t1);
+    if (e->end_ns < e->start_ns) e->end_ns = e->start_ns;
+  }
+  order_ties(w);
   return 0;
 }
 
-static void drain_free(drain *d) {
-  tracks_clear(d);
-  tbt_free(d->tracks);
-  for (size_t i = 0; i < d->nthreads; i++) {
-    tbt_free(d->threads[i].spans);
-    tbt_free(d->threads[i].instants);
-    tbt_free(d->threads[i].counters);
+static int walk_begin(tbt_src_walk *sw) {
+  const reader *r = sw->src->impl;
+  const rtrack *tr = &r->tracks[r->order[sw->track]];
+  walk *w = tbt_calloc(1, sizeof *w);
+  if (!w) return TBT_ENOMEM;
+  w->r = r;
+  w->b = &r->bufs[tr->buf];
+  w->tr = tr;
+  w->ci = tr->first_chunk;
+  w->last = w->b->last[tr->first_chunk];
+  w->ours = tr->key == 0;   /* a buffer starts on track 0; others begin at a TRACK record */
+  sw->state = w;
+  return 0;
+}
+
+static int walk_more(tbt_src_walk *sw) {
+  walk *w = sw->state;
+  do {
+    if (w->done) return 0;
+    int rc = fill(w);
+    if (rc) return rc;
+  } while (!w->nwin);
+  sw->at = w->win;
+  sw->end = w->win + w->nwin;
+  return 1;
+}
+
+static void walk_end(tbt_src_walk *sw) {
+  walk *w = sw->state;
+  if (!w) return;
+  tbt_free(w->stack);
+  tbt_free(w->win);
+  tbt_free(w->tmp);
+  tbt_free(w->t1);
+  tbt_free(w);
+  sw->state = NULL;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+static void reader_free(reader *r) {
+  drain *d = &r->d;
+  for (size_t i = 0; i < r->nbufs; i++) {
+    tbt_free(r->bufs[i].chunks);
+    tbt_free(r->bufs[i].used);
+    tbt_free(r->bufs[i].last);
   }
-  tbt_free(d->threads);
-  tbt_free(d->edges);
+  tbt_free(r->bufs);
+  for (size_t i = 0; i < r->ntracks; i++) {
+    tbt_free(r->tracks[i].stack);
+    tbt_free(r->tracks[i].ends);
+  }
+  tbt_free(r->tracks);
+  tbt_free(r->order);
+  tbt_free(r->out);
   tbt_u64map_free(&d->edgeset);
   tbt_u64map_free(&d->paths);
   tbt_u64map_free(&d->deep);
   tbt_u64map_free(&d->anchors);
   tbt_free(d->idmap);
   tbt_free(d->scratch);
+  tbt_free(d->edges);
   tbt_strtab_free(&d->names);
+  tbt_free(r);
 }
 
-int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset) {
+static void source_free(tbt_source *s) {
+  reader_free(s->impl);
+}
+
+static const tbt_source_ops reader_ops = {walk_begin, walk_more, walk_end, source_free};
+
+/* Takes each buffer's chunk list as it is now (its lock held), then walks it (no lock: a chunk's
+** records below its count never change, and no chunk goes while the trace lock is held). */
+static int freeze(reader *r, uint32_t gen, uint64_t *dropped) {
+  size_t nbufs;
+  tbt_tbuf **all = tbt_buffers_registry_(&nbufs);
+  if (!all) return TBT_ENOMEM;
+  r->bufs = tbt_calloc(nbufs ? nbufs : 1, sizeof *r->bufs);
+  int rc = r->bufs ? 0 : TBT_ENOMEM;
+  for (size_t i = 0; i < nbufs && !rc; i++) {
+    tbt_tbuf *tb = all[i];
+    pthread_mutex_lock(&tb->lock);
+    if (tb->gen == gen) {
+      rbuf *b = &r->bufs[r->nbufs++];
+      size_t n = 0;
+      for (tbt_chunk *c = tb->head; c; c = c->next) n++;
+      b->chunks = tbt_malloc((n ? n : 1) * sizeof *b->chunks);
+      b->used = tbt_malloc((n ? n : 1) * sizeof *b->used);
+      b->last = tbt_malloc((n ? n : 1) * sizeof *b->last);
+      if (!b->chunks || !b->used || !b->last) {
+        rc = TBT_ENOMEM;
+      } else {
+        for (tbt_chunk *c = tb->head; c; c = c->next) {
+          b->chunks[b->nchunks] = c;
+          b->used[b->nchunks++] = atomic_load_explicit(&c->used, memory_order_acquire);
+        }
+        b->tid = tb->tid;
+        b->name = tb->name;   /* an intern id until named below */
+        *dropped += atomic_load_explicit(&tb->dropped, memory_order_relaxed);
+      }
+    }
+    pthread_mutex_unlock(&tb->lock);
+  }
+  tbt_free(all);
+  return rc;
+}
+
+/* "<thread name> coroutine <k>" (or "coroutine <k>") for a thread's further tracks. */
+static uint32_t track_name(drain *d, uint32_t thread_name, uint32_t ti) {
+  if (ti == 0) return thread_name;
+  const char *base = d->names.strs[thread_name];
+  size_t len = strlen(base) + 32;
+  char *s = scratch(d, len);
+  if (!s) return TBT_STRTAB_NONE;
+  int n = snprintf(s, len, "%s%scoroutine %u", base, *base ? " " : "", ti);
+  return tbt_strtab_add(&d->names, s, (size_t)n);
+}
+
+/* Reads the current generation into a new reader (*out), filling s. */
+static int read_trace(tbt_source *s, int64_t epoch_offset, reader **out) {
+  memset(s, 0, sizeof *s);
   uint32_t gen = tbt_buffers_generation_();
   if (!(gen & 1)) return TBT_ENOTRACE;
-  drain d;
-  memset(&d, 0, sizeof d);
-  tbt_strtab_init(&d.names);
-  if (name_str(&d, "", 0) != 0) {
-    drain_free(&d);
-    return TBT_ENOMEM;
-  }
+  reader *r = tbt_calloc(1, sizeof *r);
+  if (!r) return TBT_ENOMEM;
+  drain *d = &r->d;
+  tbt_strtab_init(&d->names);
   tbt_clock_conv conv;
   tbt_clock_conv_make(&conv);
-  uint64_t now = conv.tick0;
-  size_t nbufs;
-  tbt_tbuf **bufs = tbt_buffers_registry_(&nbufs);
-  if (!bufs) {
-    drain_free(&d);
-    return TBT_ENOMEM;
+  r->tick0 = conv.tick0;
+  r->ns0 = conv.ns0 + epoch_offset;
+  r->ns_per_tick = (double)conv.ns_per_tick;
+  r->now = conv.tick0;
+  uint64_t dropped = tbt_buffers_lost_(), taken = 0;
+  int rc = name_str(d, "", 0) == 0 ? 0 : TBT_ENOMEM;
+  if (!rc) rc = freeze(r, gen, &dropped);
+  for (size_t i = 0; i < r->nbufs && !rc; i++) {
+    if (prepare_buffer(r, (uint32_t)i, &taken)) rc = TBT_ENOMEM;
+    uint32_t name = rc ? 0 : name_id(d, r->bufs[i].name);
+    if (name == TBT_STRTAB_NONE) rc = TBT_ENOMEM;
+    r->bufs[i].name = name;
   }
-  uint64_t dropped = tbt_buffers_lost_();
-  int rc = 0;
-  for (size_t i = 0; i < nbufs && rc == 0; i++) {
-    tbt_tbuf *tb = bufs[i];
-    pthread_mutex_lock(&tb->lock);
-    if (tb->gen != gen) {
-      pthread_mutex_unlock(&tb->lock);
-      continue;
+  size_t n = 0;
+  for (size_t i = 0; i < r->ntracks; i++) n += r->tracks[i].nevents > 0;
+  if (!rc && (!(r->order = tbt_malloc((n ? n : 1) * sizeof *r->order)) ||
+              !(r->out = tbt_malloc((n ? n : 1) * sizeof *r->out))))
+    rc = TBT_ENOMEM;
+  uint64_t *tids = NULL, *ids = NULL;
+  tbt_tid_at *scratch_order = NULL;
+  if (!rc && (!(tids = tbt_malloc((n ? n : 1) * sizeof *tids)) ||
+              !(ids = tbt_malloc((n ? n : 1) * sizeof *ids)) ||
+              !(scratch_order = tbt_malloc((n ? n : 1) * sizeof *scratch_order))))
+    rc = TBT_ENOMEM;
+  size_t k = 0;
+  for (size_t i = 0; i < r->ntracks && !rc; i++) {
+    rtrack *t = &r->tracks[i];
+    if (!t->nevents) continue;
+    const rbuf *b = &r->bufs[t->buf];
+    uint32_t name = track_name(d, b->name, t->ti);
+    if (name == TBT_STRTAB_NONE) rc = TBT_ENOMEM;
+    r->order[k] = i;
+    r->out[k] = (tbt_src_track){b->tid, 0, name};
+    tids[k++] = b->tid;
+    s->spans += t->nspans;
+    /* what is still open now is unfinished, in begin order */
+    for (size_t j = 0; j < t->nstack; j++) {
+      if (s->nunfinished_paths < TBT_SRC_UNFINISHED_PATHS)
+        s->unfinished_paths[s->nunfinished_paths++] = t->stack[j].path;
+      s->unfinished++;
     }
-    tracks_clear(&d);
-    if (read_buffer(&d, tb, now) != 0) rc = TBT_ENOMEM;
-    uint32_t tname = tb->name;
-    uint64_t tid = tb->tid;
-    dropped += atomic_load_explicit(&tb->dropped, memory_order_relaxed);
-    pthread_mutex_unlock(&tb->lock);
-    if (rc == 0) {
-      uint32_t name = name_id(&d, tname);
-      if (name == TBT_STRTAB_NONE ||
-          emit_threads(&d, tid, name, now, &conv, epoch_offset) != 0)
-        rc = TBT_ENOMEM;
-    }
+    tbt_free(t->stack);   /* walks keep their own */
+    t->stack = NULL;
+    t->nstack = t->capstack = 0;
   }
-  tbt_free(bufs);
-  if (rc != 0) {
-    drain_free(&d);
+  if (!rc) {
+    tbt_track_ids_of(tids, n, scratch_order, ids);
+    for (size_t i = 0; i < n; i++) r->out[i].id = ids[i];
+  }
+  tbt_free(tids);
+  tbt_free(ids);
+  tbt_free(scratch_order);
+  if (rc) {
+    reader_free(r);
+    memset(s, 0, sizeof *s);
     return rc;
   }
-  tracks_clear(&d);
-  tbt_free(d.tracks);
-  tbt_u64map_free(&d.edgeset);
-  tbt_u64map_free(&d.paths);
-  tbt_u64map_free(&d.deep);
-  tbt_u64map_free(&d.anchors);
-  tbt_free(d.idmap);
-  tbt_free(d.scratch);
-  m->end_ns = tbt_clock_to_mono_ns(&conv, now) + epoch_offset;
-  m->threads = d.threads;
-  m->nthreads = d.nthreads;
-  m->edges = d.edges;
-  m->nedges = d.nedges;
-  m->dropped = dropped;
-  m->records = d.taken;
-  m->nnames = d.names.n;
-  m->names = (const char **)d.names.strs;
-  tbt_strtab_release_index(&d.names);
+  s->names = (const char *const *)d->names.strs;
+  s->nnames = d->names.n;
+  s->tracks = r->out;
+  s->ntracks = n;
+  s->edges = d->edges;
+  s->nedges = d->nedges;
+  s->end_ns = to_ns(r, r->now);
+  s->dropped = dropped;
+  s->records = taken;
+  s->generation = gen;
+  s->ops = &reader_ops;
+  s->impl = r;
+  *out = r;
   return 0;
 }
 
+int tbt_buffers_source_(tbt_source *s, int64_t epoch_offset) {
+  reader *r;
+  return read_trace(s, epoch_offset, &r);
+}
+
+/* ------------------------------------------------------------------ the snapshot */
+
+int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset) {
+  tbt_source s;
+  reader *r;
+  int rc = read_trace(&s, epoch_offset, &r);
+  if (rc) return rc;
+  rc = tbt_model_from_source(&s, m);
+  tbt_source_free(&s);
+  return rc;
+}

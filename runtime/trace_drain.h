@@ -1,5 +1,5 @@
 /*
-** trace_drain.h: the drain of the trace's buffers into a trace model (internal).
+** trace_drain.h: the trace's buffers read as a source, and drained into a trace model (internal).
 */
 #ifndef TBT_TRACE_DRAIN_H
 #define TBT_TRACE_DRAIN_H
@@ -12,5 +12,10 @@
 ** the current generation; the trace lock is held. epoch_offset: realtime - monotonic ns sampled
 ** at trace_on. Returns 0, TBT_ENOTRACE or TBT_ENOMEM (then m is untouched). */
 int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset);
+
+/* The current generation as a source (trace_source.h), read where it lies; the trace lock is
+** held for as long as the source lives. Returns 0, TBT_ENOTRACE or TBT_ENOMEM. */
+typedef struct tbt_source tbt_source;
+int tbt_buffers_source_(tbt_source *s, int64_t epoch_offset);
 
 #endif

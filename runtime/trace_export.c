@@ -3,14 +3,18 @@
 ** tf.summary.trace_export with TensorFlow's rules and without its losses.
 **
 ** The rules are export_plan.c's; this file only reads the state, asks for the plan, and does it:
-**   1. snapshot the trace (it keeps recording until step 4);
-**   2. profile files (profile_files.c);
-**   3. the summary: tag (under the open summary scopes), a DT_STRING scalar holding the serialized RunMetadata, the plan's plugin,
-**      content "1"; first opening the writer the decisions asked for. If this fails, the profile
-**      files are removed again;
-**   4. end the trace; the result lists what was written. Records other threads made after the
-**      snapshot (while files were written) end with the trace: they are counted in late_records,
-**      never silently lost.
+**   1. read the trace where it lies (a source, trace_source.h: threads keep recording until
+**      step 5, what they record meanwhile is not read) and size the RunMetadata;
+**   2. profile files (profile_files.c), each encoder streaming into its file;
+**   3. the summary: tag (under the open summary scopes), a DT_STRING scalar holding the
+**      serialized RunMetadata, the plan's plugin, content "1", framed into the event file as the
+**      RunMetadata is encoded; first opening the writer the decisions asked for. If this fails,
+**      the profile files are removed again;
+**   4. the read ends, so no copy of the trace was ever held: what an export holds grows with the
+**      trace's distinct names, not its spans (trace_drain.c says what a read holds);
+**   5. end the trace; the result lists what was written. Records other threads made after the
+**      read began (while files were written) end with the trace: they are counted in
+**      late_records, never silently lost.
 ** Exports are serialized by a process-wide lock: each one ends the process's trace.
 */
 #include "tbtrace.h"
@@ -111,8 +115,6 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
     return fail(plan.rc, plan.why);
   }
 
-  tbt_trace_model model;
-  memset(&model, 0, sizeof model);
   tbt_source src;
   memset(&src, 0, sizeof src);
   tbt_run_metadata *rm = NULL;
@@ -126,8 +128,7 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
     rc = fail(TBT_ENOMEM, "trace_export");
     goto done;
   }
-  rc = tbt_trace_snapshot(&model);
-  if (!rc) rc = tbt_source_from_model(&src, &model);
+  rc = tbt_trace_read_(&src);
   if (rc) {
     rc = fail(rc, "trace_export: reading the trace");
     goto done;
@@ -218,7 +219,7 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
   uint64_t records = src.records, dropped = src.dropped;
   tbt_run_metadata_free(rm);
   rm = NULL;
-  tbt_source_free(&src);   /* the trace read is over: it may end */
+  tbt_trace_read_end_(&src);   /* the trace read is over: it may end */
   if (!tbt_trace_end_(generation, &final)) {
     final.records = records;
     final.dropped = dropped;
@@ -239,8 +240,7 @@ done:
   if (created) tbt_writer_free(created);
   tbt_profile_paths_free(&paths);
   tbt_run_metadata_free(rm);
-  tbt_source_free(&src);
-  tbt_trace_model_free(&model);
+  tbt_trace_read_end_(&src);
   tbt_free((void *)topts.profiler_outdir);
   return rc;
 }

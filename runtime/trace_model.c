@@ -79,34 +79,37 @@ void tbt_names_free(tbt_names *v) {
 
 /* ----------------------------------------------------------------- track ids */
 
-typedef struct tid_at {
-  uint64_t tid;
-  size_t index;
-} tid_at;
-
 static int cmp_tid_at(const void *a, const void *b) {
-  const tid_at *x = a, *y = b;
+  const tbt_tid_at *x = a, *y = b;
   if (x->tid != y->tid) return x->tid < y->tid ? -1 : 1;
   return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int tbt_track_ids(const tbt_trace_model *m, uint64_t **out) {
-  size_t n = m->nthreads;
-  uint64_t *ids = tbt_malloc((n ? n : 1) * sizeof *ids);
-  tid_at *order = tbt_malloc((n ? n : 1) * sizeof *order);
-  if (!ids || !order) {
-    tbt_free(ids);
-    tbt_free(order);
-    return TBT_ENOMEM;
-  }
-  for (size_t t = 0; t < n; t++) order[t] = (tid_at){m->threads[t].tid, t};
+void tbt_track_ids_of(const uint64_t *tids, size_t n, tbt_tid_at *order, uint64_t *ids) {
+  for (size_t t = 0; t < n; t++) order[t] = (tbt_tid_at){tids[t], t};
   qsort(order, n, sizeof *order, cmp_tid_at);
   uint64_t k = 0;
   for (size_t i = 0; i < n; i++) {
     k = i && order[i].tid == order[i - 1].tid ? k + 1 : 0;
     ids[order[i].index] = order[i].tid + (k << 22);
   }
+}
+
+int tbt_track_ids(const tbt_trace_model *m, uint64_t **out) {
+  size_t n = m->nthreads;
+  uint64_t *ids = tbt_malloc((n ? n : 1) * sizeof *ids);
+  uint64_t *tids = tbt_malloc((n ? n : 1) * sizeof *tids);
+  tbt_tid_at *order = tbt_malloc((n ? n : 1) * sizeof *order);
+  if (!ids || !order || !tids) {
+    tbt_free(ids);
+    tbt_free(tids);
+    tbt_free(order);
+    return TBT_ENOMEM;
+  }
+  for (size_t t = 0; t < n; t++) tids[t] = m->threads[t].tid;
+  tbt_track_ids_of(tids, n, order, ids);
   tbt_free(order);
+  tbt_free(tids);
   *out = ids;
   return 0;
 }
@@ -119,9 +122,11 @@ typedef struct model_src {
   tbt_src_track *tracks;
 } model_src;
 
+enum { BATCH = 256 };
+
 static int model_begin(tbt_src_walk *w) {
-  (void)w;
-  return 0;
+  w->state = tbt_malloc(BATCH * sizeof(tbt_src_event));
+  return w->state ? 0 : TBT_ENOMEM;
 }
 
 /* The thread's spans, instants and counters merged by time (spans, instants, counters on ties). */
@@ -139,6 +144,7 @@ static int model_next(tbt_src_walk *w, tbt_src_event *ev) {
     ev->path = s->path < nn ? s->path : 0;
     ev->category = s->category < nn ? s->category : 0;
     ev->parent_path = UINT32_MAX;
+    ev->depth = s->depth;
     if (s->parent >= 0 && (size_t)s->parent < th->nspans && th->spans[s->parent].path < nn)
       ev->parent_path = th->spans[s->parent].path;
     ev->flags = s->flags;
@@ -153,6 +159,7 @@ static int model_next(tbt_src_walk *w, tbt_src_event *ev) {
     ev->name = ev->path = in->name < nn ? in->name : 0;
     ev->category = in->category < nn ? in->category : 0;
     ev->parent_path = UINT32_MAX;
+    ev->depth = 0;
     ev->flags = 0;
     ev->start_ns = ev->end_ns = tb;
     ev->value = 0;
@@ -164,6 +171,7 @@ static int model_next(tbt_src_walk *w, tbt_src_event *ev) {
     ev->name = ev->path = co->name < nn ? co->name : 0;
     ev->category = 0;
     ev->parent_path = UINT32_MAX;
+    ev->depth = 0;
     ev->flags = 0;
     ev->start_ns = ev->end_ns = tc;
     ev->value = co->value;
@@ -172,8 +180,18 @@ static int model_next(tbt_src_walk *w, tbt_src_event *ev) {
   return 0;
 }
 
+static int model_more(tbt_src_walk *w) {
+  tbt_src_event *batch = w->state;
+  size_t n = 0;
+  while (n < BATCH && model_next(w, &batch[n])) n++;
+  w->at = batch;
+  w->end = batch + n;
+  return n > 0;
+}
+
 static void model_end(tbt_src_walk *w) {
-  (void)w;
+  tbt_free(w->state);
+  w->state = NULL;
 }
 
 static void model_free(tbt_source *s) {
@@ -183,7 +201,7 @@ static void model_free(tbt_source *s) {
   tbt_free(ms);
 }
 
-static const tbt_source_ops model_ops = {model_begin, model_next, model_end, model_free};
+static const tbt_source_ops model_ops = {model_begin, model_more, model_end, model_free};
 
 int tbt_source_from_model(tbt_source *s, const tbt_trace_model *m) {
   memset(s, 0, sizeof *s);
@@ -234,4 +252,107 @@ void tbt_source_free(tbt_source *s) {
   if (!s || !s->ops) return;
   s->ops->free(s);
   memset(s, 0, sizeof *s);
+}
+
+/* ----------------------------------------------------------------- from a source */
+
+/* The spans, instants and counters of track t into mt; parents from the depths. */
+static int materialize(tbt_source *s, size_t t, tbt_model_thread *mt) {
+  size_t capspans = 0, capinst = 0, capcount = 0, capstack = 0;
+  int32_t *stack = NULL;
+  tbt_src_walk w;
+  const tbt_src_event *ev;
+  int rc = tbt_src_begin(s, t, &w), more;
+  while (!rc && (more = tbt_src_next(&w, &ev)) != 0) {
+    if (more < 0) {
+      rc = more;
+      break;
+    }
+    rc = TBT_ENOMEM;
+    if (ev->kind == TBT_EV_SPAN) {
+      if (mt->nspans == capspans) {
+        capspans = capspans ? capspans * 2 : 64;
+        void *p = tbt_realloc(mt->spans, capspans * sizeof *mt->spans);
+        if (!p) break;
+        mt->spans = p;
+      }
+      if (ev->depth >= capstack) {
+        size_t cap = capstack ? capstack * 2 : 64;
+        while (cap <= ev->depth) cap *= 2;
+        void *p = tbt_realloc(stack, cap * sizeof *stack);
+        if (!p) break;
+        stack = p;
+        capstack = cap;
+      }
+      tbt_model_span *sp = &mt->spans[mt->nspans];
+      sp->name = ev->name;
+      sp->path = ev->path;
+      sp->category = ev->category;
+      sp->parent = ev->depth ? stack[ev->depth - 1] : -1;
+      sp->depth = ev->depth;
+      sp->flags = ev->flags;
+      sp->start_ns = ev->start_ns;
+      sp->end_ns = ev->end_ns;
+      stack[ev->depth] = (int32_t)mt->nspans++;
+    } else if (ev->kind == TBT_EV_INSTANT) {
+      if (mt->ninstants == capinst) {
+        capinst = capinst ? capinst * 2 : 64;
+        void *p = tbt_realloc(mt->instants, capinst * sizeof *mt->instants);
+        if (!p) break;
+        mt->instants = p;
+      }
+      mt->instants[mt->ninstants++] = (tbt_model_instant){ev->name, ev->category, ev->start_ns};
+    } else {
+      if (mt->ncounters == capcount) {
+        capcount = capcount ? capcount * 2 : 64;
+        void *p = tbt_realloc(mt->counters, capcount * sizeof *mt->counters);
+        if (!p) break;
+        mt->counters = p;
+      }
+      mt->counters[mt->ncounters++] = (tbt_model_counter){ev->name, ev->start_ns, ev->value};
+    }
+    rc = 0;
+  }
+  tbt_src_end(&w);
+  tbt_free(stack);
+  return rc;
+}
+
+int tbt_model_from_source(tbt_source *s, tbt_trace_model *out) {
+  tbt_trace_model m;
+  memset(&m, 0, sizeof m);
+  size_t nn = s->nnames ? s->nnames : 1;
+  m.names = tbt_calloc(nn, sizeof *m.names);
+  m.threads = tbt_calloc(s->ntracks ? s->ntracks : 1, sizeof *m.threads);
+  m.edges = tbt_malloc((s->nedges ? s->nedges : 1) * sizeof *m.edges);
+  int rc = m.names && m.threads && m.edges ? 0 : TBT_ENOMEM;
+  if (!rc) {
+    m.nnames = nn;
+    for (size_t i = 0; i < nn && !rc; i++)
+      if (!(m.names[i] = tbt_strdup(i < s->nnames ? s->names[i] : ""))) rc = TBT_ENOMEM;
+  }
+  if (!rc) {
+    m.nthreads = s->ntracks;
+    if (s->nedges) memcpy(m.edges, s->edges, s->nedges * sizeof *m.edges);
+    m.nedges = s->nedges;
+  }
+  for (size_t t = 0; t < s->ntracks && !rc; t++) {
+    m.threads[t].tid = s->tracks[t].tid;
+    m.threads[t].name = s->tracks[t].name;
+    rc = materialize(s, t, &m.threads[t]);
+  }
+  if (rc) {
+    if (!m.threads) m.nthreads = 0;
+    tbt_trace_model_free(&m);
+    return rc;
+  }
+  m.start_ns = s->start_ns;
+  m.end_ns = s->end_ns;
+  m.dropped = s->dropped;
+  m.records = s->records;
+  m.generation = s->generation;
+  m.graph = s->graph;
+  m.profiler = s->profiler;
+  *out = m;
+  return 0;
 }

@@ -1,6 +1,6 @@
 /*
-** trace_model.h: views of a trace model (tbt_trace_model, tbtrace_trace.h) that every encoder
-** shares (internal; trace_model.c).
+** trace_model.h: what a trace model (tbt_trace_model, tbtrace_trace.h) offers its source
+** (trace_source.h: tbt_source_from_model) and the reader of the trace (internal; trace_model.c).
 */
 #ifndef TBT_TRACE_MODEL_H
 #define TBT_TRACE_MODEL_H
@@ -23,5 +23,11 @@ void tbt_names_free(tbt_names *v);
 ** thread, trace_buffer.h), which get tid + k * 2^22 (k = 1, 2, ...; Linux tids are below 2^22),
 ** so each is a row of its own in a viewer. *out (nthreads entries) is freed with tbt_free. */
 int tbt_track_ids(const tbt_trace_model *m, uint64_t **out);
+/* The same for n thread ids (in track order); order is scratch for n entries. */
+typedef struct tbt_tid_at {
+  uint64_t tid;
+  size_t index;
+} tbt_tid_at;
+void tbt_track_ids_of(const uint64_t *tids, size_t n, tbt_tid_at *order, uint64_t *ids);
 
 #endif

@@ -39,6 +39,7 @@ typedef struct tbt_src_event {
   uint32_t path;           /* spans: "/"-joined names from the root (bounded: tbtrace_trace.h) */
   uint32_t category;       /* 0: none */
   uint32_t parent_path;    /* spans: the parent's path, UINT32_MAX for a root */
+  uint32_t depth;          /* spans: 0 for a root */
   uint32_t flags;          /* spans: TBT_SPAN_UNFINISHED */
   int64_t start_ns;        /* spans: start; instants and counters: their time */
   int64_t end_ns;          /* spans: end; the others: their time */
@@ -53,17 +54,18 @@ typedef struct tbt_src_track {
 
 typedef struct tbt_source tbt_source;
 
-/* A walk over one track. */
+/* A walk over one track: the source hands out its events a batch at a time. */
 typedef struct tbt_src_walk {
   tbt_source *src;
   size_t track;
-  size_t a, b, c;          /* the source's own cursor state */
+  const tbt_src_event *at, *end;   /* the batch: events not handed out yet */
+  size_t a, b, c;                  /* the source's own cursor state */
   void *state;
 } tbt_src_walk;
 
 typedef struct tbt_source_ops {
   int (*begin)(tbt_src_walk *w);
-  int (*next)(tbt_src_walk *w, tbt_src_event *ev);   /* 1: an event, 0: the end, < 0: failure */
+  int (*more)(tbt_src_walk *w);    /* the next batch into at/end: > 0, 0 at the end, < 0 failure */
   void (*end)(tbt_src_walk *w);
   void (*free)(tbt_source *s);
 } tbt_source_ops;
@@ -95,21 +97,34 @@ struct tbt_source {
 static inline int tbt_src_begin(tbt_source *s, size_t track, tbt_src_walk *w) {
   w->src = s;
   w->track = track;
+  w->at = w->end = NULL;
   w->a = w->b = w->c = 0;
   w->state = NULL;
   return s->ops->begin(w);
 }
-static inline int tbt_src_next(tbt_src_walk *w, tbt_src_event *ev) {
-  return w->src->ops->next(w, ev);
+/* The next event in *ev (valid until the next call): 1, 0 at the end, < 0 on failure. */
+static inline int tbt_src_next(tbt_src_walk *w, const tbt_src_event **ev) {
+  if (w->at == w->end) {
+    int rc = w->src->ops->more(w);
+    if (rc <= 0) return rc;
+  }
+  *ev = w->at++;
+  return 1;
 }
 static inline void tbt_src_end(tbt_src_walk *w) {
   if (w->src) w->src->ops->end(w);
   w->src = NULL;
 }
 
+/* The trace being recorded, read where it lies (trace_drain.c): tbt_trace_read_ (trace.c) makes
+** one and holds the trace lock until tbt_trace_read_end_. */
+
 /* A source over m (which must outlive it): its names made valid UTF-8, ids per track. 0 or
 ** TBT_ENOMEM. */
 int tbt_source_from_model(tbt_source *s, const tbt_trace_model *m);
+
+/* A model of what src holds (every string copied: it outlives src). 0 or TBT_ENOMEM. */
+int tbt_model_from_source(tbt_source *src, tbt_trace_model *out);
 
 /* Releases what a source holds (for the trace's: lets the trace go on). NULL-safe, idempotent. */
 void tbt_source_free(tbt_source *s);

@@ -11,8 +11,10 @@
 #include "encoders.h"
 #include "summary.h"
 #include "tbtrace.h"
+#include "trace_buffer.h"
 #include "writer.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 typedef struct fill_args {
@@ -139,8 +141,183 @@ static void test_streamed_failure(void) {
   tbt_writer_free(noop);
 }
 
+/* ------------------------------------------------------------------ the two sources */
+
+static uint32_t id(const char *s) {
+  return tbt_intern(s);
+}
+
+/* A second thread: flat spans and counters. */
+static void *other_thread(void *arg) {
+  (void)arg;
+  tbt_thread_name("other");
+  for (int i = 0; i < 3000; i++) {
+    tbt_span_begin_id(id("tick"), id("io"));
+    tbt_counter_id(id("queue"), i * 0.5);
+    tbt_span_end();
+  }
+  return NULL;
+}
+
+/* Enough records per track to cross many windows: a root around everything, a chain deeper than
+** a window, coroutine tracks switched in and out, instants, counters, edges, bad UTF-8. */
+static void record_everything(void) {
+  tbt_thread_name("main");
+  pthread_t th;
+  pthread_create(&th, NULL, other_thread, NULL);
+  tbt_span_begin_id(id("run"), id("train"));
+  for (int k = 0; k < 3000; k++) {
+    tbt_span_begin_id(id("step"), 0);
+    tbt_span_begin_id(id(k & 1 ? "forward" : "backward"), id("compute"));
+    tbt_instant_id(id("mark"), k % 3 ? 0 : id("cat"));
+    tbt_span_end();
+    if (k % 7 == 0) {
+      uintptr_t co = (uintptr_t)(1 + k % 3);
+      tbt_track_begin(co, id("co_work"), 0);
+      tbt_track_counter(co, id("co_level"), k);
+      tbt_span_begin_id(id("between"), 0);   /* the thread's own track, while co is open */
+      tbt_span_end();
+      tbt_track_end(co);
+    }
+    tbt_counter_id(id("loss"), 1.0 / (k + 1));
+    tbt_span_end();
+  }
+  for (int d = 0; d < 6000; d++) tbt_span_begin_id(id(d & 1 ? "f" : "g"), 0);
+  tbt_instant_id(id("bottom"), 0);
+  for (int d = 0; d < 6000; d++) tbt_span_end();
+  tbt_span_begin("bad\xff\xfe name");
+  tbt_span_end();
+  tbt_span_depends("run/step", "run/step/forward");
+  tbt_span_depends("run/step/forward", "run/step/backward");
+  tbt_span_end();   /* run */
+  pthread_join(th, NULL);
+}
+
+typedef struct encoded {
+  tbt_buf rm, xs, json;
+} encoded;
+
+static void encode_all(tbt_source *src, encoded *out) {
+  memset(out, 0, sizeof *out);
+  tbt_run_metadata *rm = NULL;
+  tbt_sink s, z;
+  CHECK_EQ_INT(tbt_run_metadata_prepare(src, TBT_RUN_METADATA_FULL, &rm), 0);
+  CHECK_EQ_INT(tbt_sink_buf(&s, &out->rm), 0);
+  CHECK_EQ_INT(tbt_run_metadata_write(rm, &s), 0);
+  CHECK_EQ_INT(tbt_sink_finish(&s), 0);
+  tbt_sink_free(&s);
+  CHECK_EQ_INT(out->rm.len, tbt_run_metadata_size(rm));
+  tbt_run_metadata_free(rm);
+  CHECK_EQ_INT(tbt_sink_buf(&s, &out->xs), 0);
+  CHECK_EQ_INT(tbt_xspace_write(src, "h", &s), 0);
+  CHECK_EQ_INT(tbt_sink_finish(&s), 0);
+  tbt_sink_free(&s);
+  tbt_chrome_options co = {7, "p", "h"};
+  CHECK_EQ_INT(tbt_sink_buf(&s, &out->json), 0);
+  CHECK_EQ_INT(tbt_chrome_json_write(src, &co, &s), 0);
+  CHECK_EQ_INT(tbt_sink_finish(&s), 0);
+  tbt_sink_free(&s);
+  (void)z;
+}
+
+static void encoded_free(encoded *e) {
+  tbt_buf_free(&e->rm);
+  tbt_buf_free(&e->xs);
+  tbt_buf_free(&e->json);
+}
+
+static void check_nesting(const tbt_trace_model *m) {
+  long bad = 0;
+  for (size_t t = 0; t < m->nthreads; t++) {
+    const tbt_model_thread *th = &m->threads[t];
+    for (size_t i = 0; i < th->nspans; i++) {
+      const tbt_model_span *s = &th->spans[i];
+      if (s->end_ns < s->start_ns) bad++;
+      if (i && s->start_ns < th->spans[i - 1].start_ns) bad++;
+      if (s->parent < 0) {
+        if (s->depth) bad++;
+        continue;
+      }
+      const tbt_model_span *p = &th->spans[s->parent];
+      if ((size_t)s->parent >= i || p->depth + 1 != s->depth || s->start_ns < p->start_ns ||
+          s->end_ns > p->end_ns)
+        bad++;
+    }
+  }
+  CHECK_EQ_INT(bad, 0);
+}
+
+static void test_sources_agree(void) {
+  tbt_trace_options o;
+  tbt_trace_options_init(&o);
+  CHECK_EQ_INT(tbt_trace_on(&o), 0);
+  record_everything();
+
+  /* The buffered records, walked where they lie, and a model made of them by the same read (a
+  ** second read would convert ticks with a refined rate): the encoders write the same bytes. */
+  tbt_source src;
+  CHECK_EQ_INT(tbt_trace_read_(&src), 0);
+  encoded a, b;
+  encode_all(&src, &a);
+  tbt_trace_model m;
+  CHECK_EQ_INT(tbt_model_from_source(&src, &m), 0);
+  uint64_t spans = src.spans, unfinished = src.unfinished;
+  tbt_trace_read_end_(&src);
+  tbt_trace_read_end_(&src);   /* twice: a no-op */
+  tbt_source ms;
+  CHECK_EQ_INT(tbt_source_from_model(&ms, &m), 0);
+  encode_all(&ms, &b);
+  tbt_source_free(&ms);
+  CHECK(a.rm.len == b.rm.len && memcmp(a.rm.data, b.rm.data, a.rm.len) == 0);
+  CHECK(a.xs.len == b.xs.len && memcmp(a.xs.data, b.xs.data, a.xs.len) == 0);
+  CHECK(a.json.len == b.json.len && memcmp(a.json.data, b.json.data, a.json.len) == 0);
+  encoded_free(&a);
+  encoded_free(&b);
+  tbt_trace_model_free(&m);
+
+  /* What a snapshot reads: everything, nested as recorded. */
+  CHECK_EQ_INT(tbt_trace_snapshot(&m), 0);
+  check_nesting(&m);
+  /* main, other, and the three coroutine tracks of main */
+  CHECK_EQ_INT(m.nthreads, 5);
+  uint64_t n = 0;
+  for (size_t t = 0; t < m.nthreads; t++) n += m.threads[t].nspans;
+  CHECK_EQ_U64(n, 1 + 3000 * 2 + 3000 + 6000 + 1 + 429 * 2);
+  CHECK_EQ_U64(spans, n);
+  CHECK_EQ_U64(unfinished, 0);
+  CHECK_EQ_INT(m.nedges, 2);
+  int bad_name = 0;
+  for (size_t i = 0; i < m.nnames; i++) bad_name += strcmp(m.names[i], "bad\xef\xbf\xbd\xef\xbf\xbd name") == 0;
+  CHECK_EQ_INT(bad_name, 1);
+  tbt_trace_model_free(&m);
+
+  /* Spans still open when read end then, flagged, and are listed. */
+  tbt_span_begin_id(id("open"), 0);
+  tbt_span_begin_id(id("inner"), 0);
+  CHECK_EQ_INT(tbt_trace_read_(&src), 0);
+  CHECK_EQ_U64(src.unfinished, 2);
+  CHECK_EQ_INT(src.nunfinished_paths, 2);
+  CHECK_EQ_STR(src.names[src.unfinished_paths[0]], "open");
+  CHECK_EQ_STR(src.names[src.unfinished_paths[1]], "open/inner");
+  int flagged = 0;
+  for (size_t t = 0; t < src.ntracks; t++) {
+    tbt_src_walk w;
+    const tbt_src_event *ev;
+    CHECK_EQ_INT(tbt_src_begin(&src, t, &w), 0);
+    while (tbt_src_next(&w, &ev) > 0)
+      if (ev->flags & TBT_SPAN_UNFINISHED) flagged += ev->end_ns == src.end_ns;
+    tbt_src_end(&w);
+  }
+  CHECK_EQ_INT(flagged, 2);
+  tbt_trace_read_end_(&src);
+  tbt_trace_off();
+  CHECK_EQ_INT(tbt_trace_read_(&src), TBT_ENOTRACE);
+  tbt_trace_read_end_(&src);
+}
+
 int main(void) {
   test_streamed_summary();
   test_streamed_failure();
+  test_sources_agree();
   return CHECK_DONE();
 }

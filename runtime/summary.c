@@ -23,22 +23,40 @@
 #error "tensor_content is written in host order, which must be little-endian"
 #endif
 
-double tbt_wall_time(void) {
+/* The event's one clock read. */
+static inline double wall_time(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;   /* a multiply: a divide costs more */
+}
+
+double tbt_wall_time(void) {
+  return wall_time();
+}
+
+/* tbt_summary_prepare, giving the writer: NULL with *rc = 0 (do not write), TBT_ENOSTEP or
+** TBT_ECLOSED. */
+static tbt_writer *summary_target(tbt_step *step, int *rc) {
+  *rc = 0;
+  tbt_writer *w = tbt_summary_writer();
+  if (!w) return NULL;
+  if (!step->has_step) {
+    if (!tbt_get_step(&step->step)) {
+      *rc = TBT_ENOSTEP;
+      return NULL;
+    }
+    step->has_step = 1;
+  }
+  if (tbt_writer_is_closed(w)) {
+    *rc = TBT_ECLOSED;
+    return NULL;
+  }
+  return w;
 }
 
 int tbt_summary_prepare(tbt_step *step) {
-  tbt_writer *w = tbt_default_writer();
-  if (!w) return 0;
-  if (!tbt_should_record_summaries()) return 0;
-  if (!step->has_step) {
-    if (!tbt_get_step(&step->step)) return TBT_ENOSTEP;
-    step->has_step = 1;
-  }
-  if (tbt_writer_is_closed(w)) return TBT_ECLOSED;
-  return 1;
+  int rc;
+  return summary_target(step, &rc) ? 1 : rc;
 }
 
 /* The length of a tag that is non-empty UTF-8, else SIZE_MAX: one pass over an ASCII tag (tags
@@ -103,7 +121,7 @@ static int emit_encoded(const char *tag, size_t tag_len, const uint8_t *tensor, 
   size_t n = 9 + (step ? 1 + pb_varint_size((uint64_t)step) : 0) + pb_len_field_size(summary_len);
   uint8_t *p = scratch(n);
   if (!p) return TBT_ENOMEM;
-  p = pb_put_double(p, 1, tbt_wall_time());
+  p = pb_put_double(p, 1, wall_time());
   if (step) {
     p = pb_put_key(p, 2, PB_VARINT);
     p = pb_put_varint(p, (uint64_t)step);   /* int64: negatives take ten bytes */
@@ -278,6 +296,54 @@ static void init_tensor(Tensorflow__TensorProto *t, int dtype, shape *s) {
 
 /* ------------------------------------------------------------- summaries */
 
+/* The common scalar, a short tag and no description, encoded straight into the writer's queue:
+** every length in it is a one-byte varint. The bytes are emit_encoded's for the same event. */
+#define SCALAR_TAG_MAX 98
+
+typedef struct scalar_event {
+  const char *tag;
+  size_t tag_len;
+  int64_t step;
+  double wall_time;
+  float value;
+} scalar_event;
+
+static const uint8_t scalar_tail[] = {
+    8 << 3 | PB_LEN, 10,                         /* tensor */
+    1 << 3 | PB_VARINT, TBT_DT_FLOAT,            /*   dtype */
+    2 << 3 | PB_LEN, 0,                          /*   tensor_shape {} */
+    4 << 3 | PB_LEN, 4, 0, 0, 0, 0,              /*   tensor_content: the float, at 8 */
+    9 << 3 | PB_LEN, 11, 0x0a, 0x09, 0x0a, 0x07, /* metadata{plugin_data{plugin_name}} */
+    's', 'c', 'a', 'l', 'a', 'r', 's'};
+
+static void put_scalar(uint8_t *p, size_t len, const void *ud) {
+  const scalar_event *s = ud;
+  size_t value_len = 2 + s->tag_len + sizeof scalar_tail;
+  (void)len;
+  p = pb_put_double(p, 1, s->wall_time);
+  if (s->step) {
+    *p++ = 2 << 3 | PB_VARINT;
+    p = pb_put_varint(p, (uint64_t)s->step);   /* int64: negatives take ten bytes */
+  }
+  *p++ = 5 << 3 | PB_LEN;
+  *p++ = (uint8_t)(2 + value_len);
+  *p++ = 1 << 3 | PB_LEN;
+  *p++ = (uint8_t)value_len;
+  *p++ = 1 << 3 | PB_LEN;
+  *p++ = (uint8_t)s->tag_len;
+  memcpy(p, s->tag, s->tag_len);
+  p += s->tag_len;
+  memcpy(p, scalar_tail, sizeof scalar_tail);
+  memcpy(p + 8, &s->value, 4);
+}
+
+static int emit_scalar(tbt_writer *w, const char *tag, size_t tag_len, float f, int64_t step) {
+  scalar_event s = {tag, tag_len, step, wall_time(), f};
+  size_t len = 9 + (step ? 1 + pb_varint_size((uint64_t)step) : 0) + 6 + tag_len + sizeof scalar_tail;
+  int rc = tbt_writer_write_with(w, len, put_scalar, &s);
+  return rc ? rc : 1;
+}
+
 /* The scalar path is the hot one, so its tensor and metadata are written by hand:
 ** TensorProto{dtype: DT_FLOAT, tensor_shape: {}, tensor_content: <4 bytes>}. */
 int tbt_scalar(const char *tag, double value, tbt_step step, const char *description) {
@@ -286,9 +352,10 @@ int tbt_scalar(const char *tag, double value, tbt_step step, const char *descrip
   size_t tag_len = tag_length(tag);
   if (tag_len == SIZE_MAX) return TBT_EINVAL;
   if (description && !tbt_utf8_valid(description, strlen(description))) return TBT_EINVAL;
-  rc = tbt_summary_prepare(&step);
-  if (rc <= 0) return rc;
+  tbt_writer *w = summary_target(&step, &rc);
+  if (!w) return rc;
   float f = (float)value;  /* tf.summary.scalar casts to float32; out-of-range becomes inf */
+  if (!description && tag_len <= SCALAR_TAG_MAX) return emit_scalar(w, tag, tag_len, f, step.step);
   uint8_t tensor[10] = {1 << 3 | PB_VARINT, TBT_DT_FLOAT, 2 << 3 | PB_LEN, 0, 4 << 3 | PB_LEN, 4};
   memcpy(tensor + 6, &f, 4);
   if (!description) {

@@ -19,6 +19,11 @@ int tbt_summary_check_strings(const char *tag, const char *description);
 ** whose tensors cost work to build call it first. */
 int tbt_summary_prepare(tbt_step *step);
 
+/* The calling thread's default writer when summaries are recorded now (it has one and the
+** recording condition says yes), else NULL: the two checks of tbt_summary_prepare in one call
+** (summary_state.c). */
+tbt_writer *tbt_summary_writer(void);
+
 /* After tbt_summary_prepare said yes (no checks, step already resolved): wraps tensor in
 ** Event{wall_time=now, step, summary{value{tag, tensor, metadata}}} and queues it in the calling
 ** thread's default writer. metadata carries plugin_name, content (may be NULL/0: absent) and

@@ -3,7 +3,7 @@
 ** recording condition. Each thread has its own, as in TensorFlow; a thread's default writer holds a
 ** reference that is dropped when the thread exits.
 */
-#include "tbtrace.h"
+#include "summary.h"
 
 #include <pthread.h>
 
@@ -88,4 +88,8 @@ int tbt_should_record_summaries(void) {
     case TBT_RECORD_CALLBACK: return t_cond.fn ? t_cond.fn(t_cond.ud) != 0 : 1;
     default: return 1;
   }
+}
+
+tbt_writer *tbt_summary_writer(void) {
+  return tbt_should_record_summaries() ? t_writer : NULL;
 }

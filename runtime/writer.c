@@ -64,6 +64,8 @@ struct tbt_writer {
   uint8_t *buf;              /* framed records not yet written */
   size_t len, cap;
   size_t head_sent;          /* bytes of the first queued record already in the file (short write) */
+  size_t frame_len;          /* the size of the last record queued, and its length field's CRC */
+  uint32_t frame_len_crc;
   int64_t last_flush;        /* CLOCK_MONOTONIC ns */
   int64_t last_file_check;
   tbt_writer_stats stats;
@@ -110,6 +112,7 @@ static tbt_writer *writer_new(void) {
   if (!w) return NULL;
   w->refs = 1;
   w->fd = -1;
+  w->frame_len = SIZE_MAX;
   pthread_mutex_init(&w->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -448,8 +451,8 @@ static int take_deferred(tbt_writer *w) {
   return rc;
 }
 
-int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len) {
-  if (!w || (!event && len)) return TBT_EINVAL;
+int tbt_writer_write_with(tbt_writer *w, size_t len, tbt_event_put put, const void *ud) {
+  if (!w || !put) return TBT_EINVAL;
   if (w->noop) return 0;
   if (len > ((size_t)1 << 31)) return TBT_ERANGE;
   pthread_mutex_lock(&w->mu);
@@ -480,7 +483,12 @@ int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len) {
     w->buf = nb;
     w->cap = cap;
   }
-  w->len += tbt_record_frame(w->buf + w->len, event, len);
+  if (len != w->frame_len) {
+    w->frame_len = len;
+    w->frame_len_crc = tbt_record_len_crc(len);
+  }
+  put(w->buf + w->len + TBT_RECORD_HEADER, len, ud);
+  w->len += tbt_record_seal(w->buf + w->len, len, w->frame_len_crc);
   if (w->stats.events_pending++ == 0 && w->flush_ns > 0 && !w->timer_started) {
     /* The timer thread exists only for writers that get events; if it cannot start, writes
     ** still flush by the TF rules. */
@@ -496,6 +504,15 @@ int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len) {
 out:
   pthread_mutex_unlock(&w->mu);
   return rc;
+}
+
+static void put_copy(uint8_t *dst, size_t len, const void *event) {
+  if (len) memcpy(dst, event, len);
+}
+
+int tbt_writer_write_event(tbt_writer *w, const void *event, size_t len) {
+  if (!event && len) return TBT_EINVAL;
+  return tbt_writer_write_with(w, len, put_copy, event);
 }
 
 /* ------------------------------------------------------- a streamed record (writer.h) */

@@ -17,4 +17,11 @@
 typedef int (*tbt_fill_fn)(void *ud, tbt_sink *out);
 int tbt_writer_write_streamed(tbt_writer *w, uint64_t len, tbt_fill_fn fill, void *ud);
 
+/* Writes an event's len bytes at dst, all of them and nothing past them. */
+typedef void (*tbt_event_put)(uint8_t *dst, size_t len, const void *ud);
+
+/* tbt_writer_write_event for an event that put encodes straight into the queue, under the
+** writer's lock: the scalar path saves the copy through a buffer of its own. */
+int tbt_writer_write_with(tbt_writer *w, size_t len, tbt_event_put put, const void *ud);
+
 #endif

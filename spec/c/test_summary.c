@@ -74,6 +74,66 @@ static void test_scalar(void) {
   close_default();
 }
 
+/* Scalars around every length that changes the encoding: tags up to and past the longest whose
+** lengths all fit one varint byte (98 bytes), ASCII and not, steps of each varint size and
+** negative, with and without a description. Each record is checked field by field and against
+** protobuf-c's own encoding of what was decoded. */
+static void test_scalar_lengths(void) {
+  open_default("scalar_lengths");
+  static const size_t tag_lens[] = {1, 4, 97, 98, 99, 100, 127, 128, 300};
+  static const int64_t steps[] = {0, 1, 127, 128, 16383, 16384, -1, INT64_MIN, INT64_MAX};
+  const size_t ntags = sizeof tag_lens / sizeof *tag_lens, nsteps = sizeof steps / sizeof *steps;
+  char tags[2][sizeof tag_lens / sizeof *tag_lens][301];
+  for (size_t t = 0; t < ntags; t++) {
+    memset(tags[0][t], 'a', tag_lens[t]);
+    tags[0][t][tag_lens[t]] = '\0';
+    /* The same byte length in two-byte characters (an odd length ends in one ASCII byte). */
+    for (size_t k = 0; k + 1 < tag_lens[t]; k += 2) memcpy(tags[1][t] + k, "\xc3\xa9", 2);
+    if (tag_lens[t] % 2) tags[1][t][tag_lens[t] - 1] = 'z';
+    tags[1][t][tag_lens[t]] = '\0';
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  double before = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+  size_t written = 0;
+  for (int kind = 0; kind < 2; kind++)
+    for (size_t t = 0; t < ntags; t++)
+      for (size_t k = 0; k < nsteps; k++)
+        for (int d = 0; d < 2; d++) {
+          double v = (double)written * 0.5 - 7;
+          CHECK_EQ_INT(tbt_scalar(tags[kind][t], v, TBT_STEP(steps[k]), d ? "d" : NULL), 1);
+          written++;
+        }
+  clock_gettime(CLOCK_REALTIME, &ts);
+  double after = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+  tu_events r = flush_and_read();
+  CHECK_EQ_INT(r.n, written + 1);
+  size_t i = 1;
+  for (int kind = 0; kind < 2 && r.n == written + 1; kind++)
+    for (size_t t = 0; t < ntags; t++)
+      for (size_t k = 0; k < nsteps; k++)
+        for (int d = 0; d < 2; d++, i++) {
+          Tensorflow__Event *e = r.ev[i];
+          CHECK(e->step == steps[k]);
+          CHECK(e->wall_time >= before - 0.001 && e->wall_time <= after + 0.001);
+          Tensorflow__Summary__Value *v = tu_value(e);
+          CHECK(v != NULL);
+          if (!v) continue;
+          CHECK_EQ_INT(e->summary->n_value, 1);
+          CHECK_EQ_STR(v->tag, tags[kind][t]);
+          CHECK_EQ_INT(v->value_case, TENSORFLOW__SUMMARY__VALUE__VALUE_TENSOR);
+          CHECK_EQ_INT(v->tensor->dtype, TENSORFLOW__DATA_TYPE__DT_FLOAT);
+          check_shape(v->tensor, 0, NULL);
+          CHECK_EQ_INT(v->tensor->tensor_content.len, 4);
+          float f;
+          memcpy(&f, v->tensor->tensor_content.data, 4);
+          CHECK(f == (float)((double)(i - 1) * 0.5 - 7));
+          check_plugin(v, "scalars", d ? "d" : NULL);
+        }
+  tu_events_free(&r);
+  close_default();
+}
+
 static void test_text(void) {
   open_default("text");
   const char *one[] = {"hello **world**"};
@@ -253,6 +313,7 @@ static void test_bad_tags(void) {
 
 int main(void) {
   test_scalar();
+  test_scalar_lengths();
   test_text();
   test_histogram_buckets();
   test_histogram_summary();

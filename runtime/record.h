@@ -20,10 +20,11 @@ size_t tbt_record_frame(uint8_t *dst, const void *data, size_t len);
 ** same-sized events (scalars) computes it once. */
 uint32_t tbt_record_len_crc(uint64_t len);
 
-/* Frames the len bytes already at dst + TBT_RECORD_HEADER (an event encoded in place): writes the
-** header before them and the footer after. len_crc is tbt_record_len_crc(len). Returns the bytes
-** of the whole record. */
-size_t tbt_record_seal(uint8_t *dst, size_t len, uint32_t len_crc);
+/* The two halves of framing the len bytes already at dst + TBT_RECORD_HEADER (an event encoded in
+** place): the header before them (len_crc is tbt_record_len_crc(len)), and the footer after them,
+** their CRC, which a queue may leave until it writes them. */
+void tbt_record_put_header(uint8_t *dst, size_t len, uint32_t len_crc);
+void tbt_record_put_footer(uint8_t *dst, size_t len);
 
 /* Byte order is explicit so the files are the same on any host; compilers make each one load or
 ** store of a little-endian host, and inline them into the framing of every event. */

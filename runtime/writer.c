@@ -64,6 +64,7 @@ struct tbt_writer {
   uint8_t *buf;              /* framed records not yet written */
   size_t len, cap;
   size_t head_sent;          /* bytes of the first queued record already in the file (short write) */
+  size_t sealed;             /* queued records before this offset carry their data's CRC */
   size_t frame_len;          /* the size of the last record queued, and its length field's CRC */
   uint32_t frame_len_crc;
   int64_t last_flush;        /* CLOCK_MONOTONIC ns */
@@ -378,9 +379,22 @@ static void consume_written(tbt_writer *w, size_t done) {
   }
   memmove(w->buf, w->buf + at, w->len - at);
   w->len -= at;
+  w->sealed = w->len;
   w->head_sent = done - at;
   w->stats.events_written += records;
   w->stats.events_pending -= records;
+}
+
+/* Puts each record's data CRC after it, for the records queued since the last flush: in one pass
+** just before they are written, long after their bytes were stored, rather than as each event is
+** queued, when the CPU would first wait for the bytes it just wrote. */
+static void seal_queued(tbt_writer *w) {
+  while (w->sealed < w->len) {
+    uint8_t *rec = w->buf + w->sealed;
+    size_t n = (size_t)tbt_get_le64(rec);
+    tbt_record_put_footer(rec, n);
+    w->sealed += n + TBT_RECORD_OVERHEAD;
+  }
 }
 
 /* Hands the queue to the file; with sync, also fsyncs. What could not be written stays queued,
@@ -402,12 +416,13 @@ static int flush_locked(tbt_writer *w, int sync, int check_file) {
   }
   if (w->len) {
     size_t done = 0;
+    seal_queued(w);
     rc = tbt_write_all(w->fd, w->buf + w->head_sent, w->len - w->head_sent, &done);
     if (rc) {
       consume_written(w, w->head_sent + done);
       return rc;
     }
-    w->len = 0;
+    w->len = w->sealed = 0;
     w->head_sent = 0;
     w->stats.events_written += w->stats.events_pending;
     w->stats.events_pending = 0;
@@ -487,8 +502,9 @@ int tbt_writer_write_with(tbt_writer *w, size_t len, tbt_event_put put, const vo
     w->frame_len = len;
     w->frame_len_crc = tbt_record_len_crc(len);
   }
+  tbt_record_put_header(w->buf + w->len, len, w->frame_len_crc);
   put(w->buf + w->len + TBT_RECORD_HEADER, len, ud);
-  w->len += tbt_record_seal(w->buf + w->len, len, w->frame_len_crc);
+  w->len += len + TBT_RECORD_OVERHEAD;   /* the footer is seal_queued's */
   if (w->stats.events_pending++ == 0 && w->flush_ns > 0 && !w->timer_started) {
     /* The timer thread exists only for writers that get events; if it cannot start, writes
     ** still flush by the TF rules. */

@@ -125,7 +125,8 @@ typedef struct tbt_profile_options {
 
 /* The profile formats: one file each in the run directory, <host><extension>. A new format is
 ** an encoder and a row of tbt_profile_formats (profile_formats.c); profile_files.c writes every
-** row, and exports list each file under the row's kind. */
+** row (for a large trace all at once, a thread each: a writer only reads the job), and exports
+** list each file under the row's kind. */
 typedef struct tbt_profile_job {
   tbt_source *src;
   const char *host;

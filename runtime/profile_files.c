@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,6 +87,46 @@ static int fill_format(void *ud, int fd) {
   int frc = tbt_sink_finish(&out);
   tbt_sink_free(&out);
   return rc ? rc : frc;
+}
+
+/* The staged file of each format. A large trace's formats are written at once, one thread each
+** (the calling thread takes the first): each walks the source on its own, and the gzip of the
+** Chrome JSON, most of an export's time, then runs beside the rest. A small one's, or when a
+** thread cannot start, one after the other. The first failure (in format order) is returned. */
+enum { PARALLEL_SPANS = 1 << 16 };
+
+typedef struct format_run {
+  const tbt_stage *st;
+  const char *name;
+  format_job fj;
+  pthread_t thread;
+  int started;
+  int rc;
+} format_run;
+
+static void *run_format(void *arg) {
+  format_run *r = arg;
+  r->rc = write_staged(r->st, r->name, fill_format, &r->fj);
+  return NULL;
+}
+
+static int write_formats(const tbt_stage *st, const char *const *names, const tbt_profile_job *job) {
+  format_run runs[TBT_PROFILE_FORMATS];
+  int parallel = job->src->spans >= PARALLEL_SPANS;
+  for (int i = 0; i < TBT_PROFILE_FORMATS; i++) {
+    memset(&runs[i], 0, sizeof runs[i]);
+    runs[i].st = st;
+    runs[i].name = names[i];
+    runs[i].fj = (format_job){&tbt_profile_formats[i], job};
+    if (i > 0 && parallel) runs[i].started = pthread_create(&runs[i].thread, NULL, run_format, &runs[i]) == 0;
+  }
+  int rc = 0;
+  for (int i = 0; i < TBT_PROFILE_FORMATS; i++) {
+    if (runs[i].started) pthread_join(runs[i].thread, NULL);
+    else if (!rc) run_format(&runs[i]);
+    if (!rc) rc = runs[i].rc;
+  }
+  return rc;
 }
 
 /* 1 when a file in dir has "tfevents" in its name (dir unreadable: 0). */
@@ -216,14 +257,13 @@ int tbt_profile_write_source(tbt_source *m, const tbt_profile_options *o, tbt_pr
   job.process_name = o->process_name ? o->process_name : program_invocation_short_name;
   job.gzip_level = o->gzip_level;
   for (int i = 0; i < TBT_PROFILE_FORMATS; i++) {
-    const tbt_profile_format *f = &tbt_profile_formats[i];
-    if (!(names[i] = tbt_path_fmt("%s%s", host, f->extension))) {
+    if (!(names[i] = tbt_path_fmt("%s%s", host, tbt_profile_formats[i].extension))) {
       rc = TBT_ENOMEM;
       goto fail;
     }
-    rc = write_staged(&st, names[i], fill_format, &(format_job){f, &job});
-    if (rc) goto fail;
   }
+  rc = write_formats(&st, (const char *const *)names, &job);
+  if (rc) goto fail;
 
   /* The marker before the run: a run below outdir is only seen through it. */
   if (!o->no_marker && !has_event_file(o->outdir)) {

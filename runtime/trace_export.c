@@ -86,6 +86,22 @@ static void add_file(tbt_export_result *r, const char *kind, char **path) {
   *path = NULL;
 }
 
+/* Exports of this many spans or more size the RunMetadata beside the profile files. */
+enum { PARALLEL_SPANS = 1 << 16 };
+
+typedef struct rm_job {
+  tbt_source *src;
+  int variant;
+  tbt_run_metadata *rm;
+  int rc;
+} rm_job;
+
+static void *prepare_rm(void *arg) {
+  rm_job *j = arg;
+  j->rc = tbt_run_metadata_prepare(j->src, j->variant, &j->rm);
+  return NULL;
+}
+
 static int fill_run_metadata(void *ud, tbt_sink *out) {
   return tbt_run_metadata_write(ud, out);
 }
@@ -149,15 +165,17 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
     tbt_cluster_task_prefix(&cluster, task, sizeof task);
     src.task = task;
   }
+  /* The RunMetadata is sized (two walks of the trace) while the profile files are written: beside
+  ** them on a thread of its own for a large trace, so the walks overlap the gzip. */
+  rm_job rj = {&src, plan.graph_only ? TBT_RUN_METADATA_GRAPH : TBT_RUN_METADATA_FULL, NULL, 0};
+  pthread_t rm_thread;
+  int rm_threaded = 0;
   if (plan.record) {
-    rc = tbt_run_metadata_prepare(&src, plan.graph_only ? TBT_RUN_METADATA_GRAPH : TBT_RUN_METADATA_FULL,
-                                  &rm);
-    if (rc) {
-      rc = fail(rc, "trace_export: encoding the RunMetadata");
-      goto done;
-    }
+    if (plan.profile && src.spans >= PARALLEL_SPANS)
+      rm_threaded = pthread_create(&rm_thread, NULL, prepare_rm, &rj) == 0;
+    if (!rm_threaded) prepare_rm(&rj);
   }
-  if (plan.profile) {
+  if (plan.profile && !(plan.record && !rm_threaded && rj.rc)) {
     tbt_profile_options po;
     memset(&po, 0, sizeof po);
     po.outdir = plan.outdir;
@@ -165,12 +183,18 @@ static int export_locked(const tbt_export_request *req, tbt_export_result *res) 
     po.gzip_level = -1;
     po.no_marker = plan.no_marker;
     rc = tbt_profile_write_source(&src, &po, &paths);
-    if (rc) {
-      char what[1200];
-      snprintf(what, sizeof what, "trace_export: writing profile files under %.1000s", plan.outdir);
-      rc = fail(rc, what);
-      goto done;
-    }
+  }
+  if (rm_threaded) pthread_join(rm_thread, NULL);
+  rm = rj.rm;
+  if (rj.rc) {
+    rc = fail(rj.rc, "trace_export: encoding the RunMetadata");
+    goto undo;
+  }
+  if (rc) {
+    char what[1200];
+    snprintf(what, sizeof what, "trace_export: writing profile files under %.1000s", plan.outdir);
+    rc = fail(rc, what);
+    goto done;
   }
   int wrote = 0;
   if (plan.record) {

@@ -159,7 +159,6 @@ static uint32_t span_path(drain *d, int has_parent, uint32_t ppath, uint32_t nam
   return idx;
 }
 
-
 /* ------------------------------------------------------------------ the reader */
 
 /* The trace is read where it lies, never copied: a first walk over every buffer (prepare) names
@@ -170,14 +169,16 @@ static uint32_t span_path(drain *d, int has_parent, uint32_t ppath, uint32_t nam
 ** A span's end is at its END record, possibly far after its BEGIN, while a walk hands out spans
 ** in begin order with their ends. Within a window a walk finds the ends itself; a span still open
 ** when its window closes takes its end from the track's `ends`, filled by prepare, which closes
-** the same windows at the same records. So what a read holds beyond the names is, per track:
-** its stack of open spans (8 bytes a level, as any reader needs) and 8 bytes for each span open
-** at one of its window boundaries (counted once however many it spans: a root around the whole
-** trace is one entry; a chain 10^6 deep is 10^6 entries, 8 MB); per walk: one window (its
-** events at 56 bytes each) and the stack. A window closes only between records of different
-** times, so spans, instants and counters of equal time are ordered within one window (spans
-** first, then instants, then counters, as the model's merge orders them): a window is WINDOW
-** records plus the run of equal timestamps it ends in. */
+** the same windows at the same records. So what a read holds beyond the names is: per buffer,
+** 20 bytes per 16 KiB chunk (the chunk list as it was read); per track, 8 bytes for each span
+** open at one of its window boundaries (counted once however many it spans: a root around the
+** whole trace is one entry; a chain 10^6 deep is 10^6 entries, 8 MB); per walk, one window (128
+** bytes an event) and its stack of open spans (8 bytes a level, as any reader needs). A window
+** closes only between records of different times, so spans, instants and counters of equal time
+** are ordered within one window (spans first, then instants, then counters, as the model's merge
+** orders them): a window is WINDOW records plus the run of equal timestamps it ends in. A walk
+** skips the records of the buffer's other tracks, from the chunk where its track first appears
+** to the chunk where it last does. */
 enum { WINDOW = 4096 };
 
 #define NEVER UINT64_MAX   /* the end of a span no END closed */

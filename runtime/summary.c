@@ -363,11 +363,12 @@ int tbt_scalar(const char *tag, double value, tbt_step step, const char *descrip
     return emit_encoded(tag, tag_len, tensor, sizeof tensor, md, sizeof md, step.step);
   }
   size_t mlen = metadata_size("scalars", 0, description);
-  uint8_t *md = tbt_malloc(mlen);
+  uint8_t small[256];
+  uint8_t *md = mlen <= sizeof small ? small : tbt_malloc(mlen);
   if (!md) return TBT_ENOMEM;
   put_metadata(md, "scalars", NULL, 0, description);
   rc = emit_encoded(tag, tag_len, tensor, sizeof tensor, md, mlen, step.step);
-  tbt_free(md);
+  if (md != small) tbt_free(md);
   return rc;
 }
 

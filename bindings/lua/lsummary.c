@@ -34,8 +34,8 @@ static const char *check_tag(lua_State *L, int arg) {
 
 /* Under a summary scope an empty tag is the op's default name (the library supplies it). */
 static const char *check_scoped_tag(lua_State *L, int arg) {
-  if (tbt_summary_scope_depth() > 0 && lua_type(L, arg) == LUA_TSTRING && lua_rawlen(L, arg) == 0)
-    return "";
+  if (lua_type(L, arg) == LUA_TSTRING && lua_rawlen(L, arg) == 0 && tbt_summary_scope_depth() > 0)
+    return "";   /* the scope depth last: it is the thread's state, dearer to read than the tag */
   return check_tag(L, arg);
 }
 

@@ -76,7 +76,7 @@ static void test_scalar(void) {
 
 /* Scalars around every length that changes the encoding: tags up to and past the longest whose
 ** lengths all fit one varint byte (98 bytes), ASCII and not, steps of each varint size and
-** negative, with and without a description. Each record is checked field by field and against
+** negative, without a description, with a short one and with a long one. Each record is checked field by field and against
 ** protobuf-c's own encoding of what was decoded. */
 static void test_scalar_lengths(void) {
   open_default("scalar_lengths");
@@ -92,6 +92,11 @@ static void test_scalar_lengths(void) {
     if (tag_lens[t] % 2) tags[1][t][tag_lens[t] - 1] = 'z';
     tags[1][t][tag_lens[t]] = '\0';
   }
+  /* No description, a short one, and one longer than the metadata's buffer on the stack. */
+  char long_desc[400];
+  memset(long_desc, 'w', sizeof long_desc - 1);
+  long_desc[sizeof long_desc - 1] = '\0';
+  const char *descs[3] = {NULL, "d", long_desc};
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   double before = (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -99,9 +104,9 @@ static void test_scalar_lengths(void) {
   for (int kind = 0; kind < 2; kind++)
     for (size_t t = 0; t < ntags; t++)
       for (size_t k = 0; k < nsteps; k++)
-        for (int d = 0; d < 2; d++) {
+        for (int d = 0; d < 3; d++) {
           double v = (double)written * 0.5 - 7;
-          CHECK_EQ_INT(tbt_scalar(tags[kind][t], v, TBT_STEP(steps[k]), d ? "d" : NULL), 1);
+          CHECK_EQ_INT(tbt_scalar(tags[kind][t], v, TBT_STEP(steps[k]), descs[d]), 1);
           written++;
         }
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -112,7 +117,7 @@ static void test_scalar_lengths(void) {
   for (int kind = 0; kind < 2 && r.n == written + 1; kind++)
     for (size_t t = 0; t < ntags; t++)
       for (size_t k = 0; k < nsteps; k++)
-        for (int d = 0; d < 2; d++, i++) {
+        for (int d = 0; d < 3; d++, i++) {
           Tensorflow__Event *e = r.ev[i];
           CHECK(e->step == steps[k]);
           CHECK(e->wall_time >= before - 0.001 && e->wall_time <= after + 0.001);
@@ -128,7 +133,7 @@ static void test_scalar_lengths(void) {
           float f;
           memcpy(&f, v->tensor->tensor_content.data, 4);
           CHECK(f == (float)((double)(i - 1) * 0.5 - 7));
-          check_plugin(v, "scalars", d ? "d" : NULL);
+          check_plugin(v, "scalars", descs[d]);
         }
   tu_events_free(&r);
   close_default();

@@ -349,6 +349,19 @@ void tbt_track_end(uintptr_t track);
 void tbt_track_instant(uintptr_t track, uint32_t name_id, uint32_t category_id);
 void tbt_track_counter(uintptr_t track, uint32_t name_id, double value);
 
+/* Ends the innermost open span of track as tbt_track_end does, unless the span is short: begun
+** less than min_ticks ago (tbt_trace_ticks) with nothing recorded by the calling thread since
+** its begin. A short span is taken back instead, as if it had never begun: only spans lasting
+** at least that long, and the spans around them (which lasted longer still), are kept. Taking
+** back waits for nothing: while a snapshot or an export is reading the trace, the span is ended
+** and kept. min_ticks 0 keeps every span. */
+void tbt_track_end_min(uintptr_t track, uint64_t min_ticks);
+
+/* The number of raw ticks (the unit records are timed in) in ns nanoseconds, at the rate the
+** clock is measured to run at now; UINT64_MAX when it does not fit. The first call in a process
+** may wait a few milliseconds for the measurement: convert once, not per span. */
+uint64_t tbt_trace_ticks(uint64_t ns);
+
 /* The same for code where reaching a thread-local variable costs a call (a dlopened module's,
 ** such as the Lua binding): keep a zeroed tbt_track_cache where the code runs (per Lua state)
 ** and pass it on each call; it remembers the calling thread's buffer. It is checked against the

@@ -17,6 +17,7 @@ _Static_assert(sizeof(tbt_chunk) == TBT_CHUNK_BYTES, "a chunk is TBT_CHUNK_BYTES
 _Static_assert(sizeof(tbt_rec) == 16, "records are 16 bytes");
 
 _Atomic uint32_t tbt_gen_;
+_Atomic int tbt_readers_;
 __thread tbt_tbuf *tbt_tls_buf_;
 
 /* gen << 32 | chunks charged to that generation (the memory limit, in chunks). */

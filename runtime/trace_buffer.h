@@ -105,6 +105,10 @@ typedef struct tbt_tbuf {
 
 /* Generation: odd while a trace is on. Read on every record; written by trace_on/off only. */
 extern TBT_HIDDEN_ _Atomic uint32_t tbt_gen_;
+/* Readers holding chunks' record counts to read below them later (the drain, from freezing a
+** trace until its source is freed). While there is one, no span is taken back (trace_record.c):
+** the slot a taken-back record frees is written again, and a reader must never see it change. */
+extern TBT_HIDDEN_ _Atomic int tbt_readers_;
 /* The calling thread's buffer, NULL before its first record while a trace is on. */
 extern TBT_HIDDEN_ __thread tbt_tbuf *tbt_tls_buf_;
 

@@ -225,6 +225,7 @@ typedef struct reader {
   int64_t ns0;
   double ns_per_tick;
   uint64_t now;
+  int frozen;               /* counted in tbt_readers_ */
 } reader;
 
 static inline int timed(unsigned kind) {
@@ -560,6 +561,7 @@ static void walk_end(tbt_src_walk *sw) {
 
 static void reader_free(reader *r) {
   drain *d = &r->d;
+  if (r->frozen) atomic_fetch_sub(&tbt_readers_, 1);
   for (size_t i = 0; i < r->nbufs; i++) {
     tbt_free(r->bufs[i].chunks);
     tbt_free(r->bufs[i].used);
@@ -593,6 +595,9 @@ static const tbt_source_ops reader_ops = {walk_begin, walk_more, walk_end, sourc
 /* Takes each buffer's chunk list as it is now (its lock held), then walks it (no lock: a chunk's
 ** records below its count never change, and no chunk goes while the trace lock is held). */
 static int freeze(reader *r, uint32_t gen, uint64_t *dropped) {
+  /* before any count is taken: an owner taking a span back holds its buffer's lock and sees us */
+  atomic_fetch_add(&tbt_readers_, 1);
+  r->frozen = 1;
   size_t nbufs;
   tbt_tbuf **all = tbt_buffers_registry_(&nbufs);
   if (!all) return TBT_ENOMEM;

@@ -98,6 +98,43 @@ void tbt_track_counter(uintptr_t track, uint32_t name_id, double value) {
   rec_counter(track, name_id, value);
 }
 
+/* A reader (the drain) counts itself in tbt_readers_, then takes each buffer's record counts
+** under the buffer's lock, and reads below them later without it. So the owner takes a span back
+** (lowers its published count; a later record writes the freed slot again) only holding its
+** buffer's lock with no reader counted: a reader that counted itself before has taken or will
+** take its counts under that lock, and is seen; one counting itself later takes the lowered
+** count. The lock is only tried: the span is kept rather than wait. */
+void tbt_track_end_min(uintptr_t track, uint64_t min_ticks) {
+  if (!TBT_TRACE_ACTIVE_()) return;
+  uint64_t t = tbt_ticks();
+  tbt_tbuf *tb = tbt_tls_buf_;
+  if (min_ticks && tb && tb->track == track && tb->pos > 0 &&
+      tb->gen == atomic_load_explicit(&tbt_gen_, memory_order_relaxed)) {
+    const tbt_rec *r = &tb->recs[tb->pos - 1];
+    if ((r->b >> TBT_REC_KIND_SHIFT) == TBT_REC_BEGIN && t - r->t < min_ticks &&
+        pthread_mutex_trylock(&tb->lock) == 0) {
+      int taken = atomic_load(&tbt_readers_) == 0;
+      if (taken) {
+        tb->pos--;
+        atomic_store_explicit(tb->used, tb->pos, memory_order_release);
+      }
+      pthread_mutex_unlock(&tb->lock);
+      if (taken) return;
+    }
+  }
+  tb = tb_ready(track, 1);
+  if (!tb) return;
+  tbt_rec_put_(tb, t, 0, TBT_REC_B(TBT_REC_END, 0));
+}
+
+uint64_t tbt_trace_ticks(uint64_t ns) {
+  tbt_clock_init();
+  tbt_clock_conv c;
+  tbt_clock_conv_make(&c);
+  long double ticks = (long double)ns / c.ns_per_tick;
+  return ticks >= 18446744073709551615.0L ? UINT64_MAX : (uint64_t)ticks;
+}
+
 /* The buffer a cache holds when it is the calling thread's, else the thread's own (NULL before
 ** its first record). A buffer is never freed, so a stale pointer is always readable: it is the
 ** caller's when it is live and owned by the caller's thread pointer. A retired one reads as

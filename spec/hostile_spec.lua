@@ -874,7 +874,15 @@ case("tbtrace.trace_on", { rows = {
   { A({ lua_calls = { 1 } }), E"unexpected value at index 1 in option 'lua_calls' to 'trace_on' (options are named: include = ...)" },
   { A({ lua_calls = { [true] = 1 } }), E"unknown option of type boolean in option 'lua_calls' to 'trace_on' (options are named by strings)" },
   { A({ lua_calls = { exclud = "x" } }), E"unknown option 'lua_calls.exclud' to 'trace_on' (did you mean 'lua_calls.exclude'?)" },
-  { A({ lua_calls = { bogus = true } }), E"unknown option 'lua_calls.bogus' to 'trace_on' (options are: lua_calls.include, lua_calls.exclude, lua_calls.c_functions)" },
+  { A({ lua_calls = { bogus = true } }), E"unknown option 'lua_calls.bogus' to 'trace_on' (options are: lua_calls.include, lua_calls.exclude, lua_calls.c_functions, lua_calls.min_ns)" },
+  { A({ lua_calls = { min_ns = -1 } }), E"bad option 'lua_calls' to 'trace_on' (min_ns must be a non-negative integer, got negative)" },
+  { A({ lua_calls = { min_ns = MINI } }), E"bad option 'lua_calls' to 'trace_on' (min_ns must be a non-negative integer, got negative)" },
+  { A({ lua_calls = { min_ns = NAN } }), P"^bad option 'lua_calls' to 'trace_on' %(min_ns must be a non%-negative integer, got [-]?nan%)$" },
+  { A({ lua_calls = { min_ns = "5" } }), E"bad option 'lua_calls' to 'trace_on' (min_ns must be a non-negative integer, got string)" },
+  { A({ lua_calls = { min_ns = MAXI } }), C(function()
+      assert.is_true(tbtrace.trace_stats().on)
+      tbtrace.trace_off()
+    end), why = "a threshold no span reaches: every call is taken back" },
   { A({ lua_calls = { include = {} , exclude = { {} } } }), E"bad option 'lua_calls' to 'trace_on' (exclude[1] must be a string, got table)" },
   { A({ lua_calls = { include = "[" } }), P"^bad option 'lua_calls' to 'trace_on' %(include: .*malformed pattern" },
   { A({ lua_calls = { include = big("x") } }), R(true), why = "a long pattern is only a pattern" },

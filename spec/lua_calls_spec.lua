@@ -198,6 +198,31 @@ describe("call tracing", function()
     assert.are.equal(0, count(spans, "ult ([C])"))
   end)
 
+  it("keeps only calls lasting min_ns, and the calls around them", function()
+    local function tiny() end
+    local function slow() local t = os.clock() repeat until os.clock() - t >= 0.002 end
+    local function driver() for i = 1, 1010 do if i % 101 == 0 then slow() else tiny() end end end
+    assert.is_true(tbtrace.trace_on{ lua_calls = { min_ns = 1000000 }, profiler = true })
+    driver()
+    local spans = export_spans()
+    assert.are.equal(10, count(spans, span_name("slow", slow)))
+    assert.are.equal(1, count(spans, span_name("driver", driver)))
+    for _, s in ipairs(spans) do   -- every finished span lasted 1 ms (export_spans is still open)
+      if not (s.args and s.args.unfinished) then
+        assert.is_true(s.dur >= 1000, s.name .. " lasted " .. s.dur .. " us")
+      end
+    end
+    -- a tiny call is kept only when it lasted 1 ms after all (the thread was preempted in it)
+    assert.is_true(count(spans, span_name("tiny", tiny)) <= 3)
+    assert_finished(by_name(spans, span_name("slow", slow)))
+    -- without it: every call
+    assert.is_true(tbtrace.trace_on{ lua_calls = { min_ns = 0 }, profiler = true })
+    driver()
+    spans = export_spans()
+    assert.are.equal(1000, count(spans, span_name("tiny", tiny)))
+    assert.are.equal(10, count(spans, span_name("slow", slow)))
+  end)
+
   it("rejects bad options", function()
     local function err(opts)
       local ok, e = pcall(tbtrace.trace_on, opts)
@@ -212,13 +237,17 @@ describe("call tracing", function()
     assert.are.equal("unknown option 'lua_calls.Include' to 'trace_on' (did you mean 'lua_calls.include'?)",
                      err{ lua_calls = { Include = "x" } })
     assert.are.equal("unknown option 'lua_calls.incl' to 'trace_on' (options are: lua_calls.include, "
-                     .. "lua_calls.exclude, lua_calls.c_functions)", err{ lua_calls = { incl = "x" } })
+                     .. "lua_calls.exclude, lua_calls.c_functions, lua_calls.min_ns)", err{ lua_calls = { incl = "x" } })
     assert.are.equal("unexpected value at index 1 in option 'lua_calls' to 'trace_on' (options are named: include = ...)",
                      err{ lua_calls = { "x" } })
     assert.matches("include must be a string or a list of strings, got number", err{ lua_calls = { include = 5 } })
     assert.matches("exclude%[2%] must be a string, got boolean", err{ lua_calls = { exclude = { "a", true } } })
     assert.matches("include: .*malformed pattern", err{ lua_calls = { include = "%" } })
     assert.matches("c_functions must be a boolean, got string", err{ lua_calls = { c_functions = "yes" } })
+    assert.are.equal("bad option 'lua_calls' to 'trace_on' (min_ns must be a non-negative integer, got negative)",
+                     err{ lua_calls = { min_ns = -1 } })
+    assert.are.equal("bad option 'lua_calls' to 'trace_on' (min_ns must be a non-negative integer, got 1.5)",
+                     err{ lua_calls = { min_ns = 1.5 } })
   end)
 
   it("stops with the trace: no span after trace_off or an export", function()

@@ -58,6 +58,7 @@ typedef struct calls {
   int origin;      /* this state made the request (the others follow it) */
   int paused;
   int c_functions;
+  uint64_t min_ticks;   /* spans shorter than this are taken back (0: none) */
   uint32_t category;
   lua_CFunction resume, close, wrapped;
   uint32_t nf;
@@ -70,6 +71,7 @@ typedef struct calls {
 ** of its options, under g_req_mu. gen changes with each start and stop. */
 typedef struct request {
   int on, c_functions;
+  lua_Integer min_ns;
   char **pat[2];   /* include, exclude */
   int npat[2];
 } request;
@@ -97,6 +99,9 @@ static unsigned request_set(lua_State *L, int o) {
   g_req.on = 1;
   lua_getfield(L, o, "c_functions");
   g_req.c_functions = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, o, "min_ns");
+  g_req.min_ns = lua_tointeger(L, -1);
   lua_pop(L, 1);
   for (int k = 0; k < 2; k++) {
     if (lua_getfield(L, o, pat_keys[k]) == LUA_TTABLE) {
@@ -205,7 +210,12 @@ static void pop_to(calls *c, cstack *s, size_t keep) {
   uintptr_t track = track_of(c, s->L);
   while (s->n > keep) {
     frame *f = &s->v[--s->n];
-    if (f->opened) tbt_track_end(track);
+    if (f->opened) {
+      if (c->min_ticks)
+        tbt_track_end_min(track, c->min_ticks);
+      else
+        tbt_track_end(track);
+    }
     if (f->co) end_all(c, f->co);
   }
 }
@@ -488,7 +498,7 @@ int tbt_lua_calls_check(lua_State *L, int t) {
     else lua_pushnil(L);
     lua_setfield(L, o, "find");
     lua_pop(L, 2);
-    static const char *const keys[] = {"include", "exclude", "c_functions", NULL};
+    static const char *const keys[] = {"include", "exclude", "c_functions", "min_ns", NULL};
     tbt_lua_checksuboptions(L, src, "trace_on", "lua_calls", keys);
     if (lua_getfield(L, o, "find") == LUA_TNIL && (lua_getfield(L, src, "include") != LUA_TNIL ||
                                                   lua_getfield(L, src, "exclude") != LUA_TNIL))
@@ -500,6 +510,15 @@ int tbt_lua_calls_check(lua_State *L, int t) {
     if (cty != LUA_TNIL && cty != LUA_TBOOLEAN)
       opt_error(L, "c_functions must be a boolean, got ", luaL_typename(L, -1));
     lua_setfield(L, o, "c_functions");
+    int mty = lua_getfield(L, src, "min_ns");
+    if (mty != LUA_TNIL) {
+      int isint = 0;
+      lua_Integer n = mty == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+      if (!isint || n < 0)
+        opt_error(L, "min_ns must be a non-negative integer, got ",
+                  mty != LUA_TNUMBER ? luaL_typename(L, -1) : isint ? "negative" : lua_tostring(L, -1));
+    }
+    lua_setfield(L, o, "min_ns");
   } else {
     opt_error(L, "boolean or table expected, got ", luaL_typename(L, -1));
   }
@@ -563,7 +582,10 @@ static void start_with(lua_State *L, unsigned gen) {
   lua_setiuservalue(L, -2, UV_ANCHORS);
   lua_getfield(L, -2, "c_functions");
   c->c_functions = lua_toboolean(L, -1);
-  lua_pop(L, 3);
+  lua_getfield(L, -3, "min_ns");
+  lua_Integer min_ns = lua_tointeger(L, -1);
+  c->min_ticks = min_ns > 0 ? tbt_trace_ticks((uint64_t)min_ns) : 0;
+  lua_pop(L, 4);
   forget_names(c);
   free_stacks(c);
   c->on = 1;
@@ -599,6 +621,8 @@ void tbt_lua_calls_sync(lua_State *L) {
   lua_pop(L, 2);
   lua_pushboolean(L, g_req.c_functions);
   lua_setfield(L, -2, "c_functions");
+  lua_pushinteger(L, g_req.min_ns);
+  lua_setfield(L, -2, "min_ns");
   for (int k = 0; k < 2; k++) {
     if (!g_req.pat[k]) continue;
     lua_createtable(L, g_req.npat[k], 0);

@@ -2,13 +2,14 @@
 ** lcalls.h: call tracing: every Lua function call becomes a span, with no change to the code.
 **
 **   tbtrace.trace_on{lua_calls = true}
-**   tbtrace.trace_on{lua_calls = {include = pats, exclude = pats, c_functions = false}}
+**   tbtrace.trace_on{lua_calls = {include = pats, exclude = pats, c_functions = false, min_ns = 0}}
 **
 ** A call is a span named "name (file.lua:line)" (the function's name as its first caller knew it,
 ** else "function"; "main chunk" for a chunk; C functions, when asked for, are "name ([C])") in
 ** category "lua", on the track of the coroutine that makes it. include/exclude are Lua patterns
 ** (a string or a list of them) matched against the function's source ("@file.lua"); a function
-** is traced when it matches an include (or there is none) and no exclude.
+** is traced when it matches an include (or there is none) and no exclude. With min_ns, a call
+** shorter than that with nothing recorded inside is taken back at its return (tbt_track_end_min).
 **
 ** Frames are matched to their hook events by activation record, so a frame an error unwinds
 ** (which gets no return event) is ended at the next event below it; a tail call ends the frame

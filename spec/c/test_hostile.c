@@ -1013,6 +1013,11 @@ static void hostile_trace(void) {
   ROWV(tbt_thread_name, tbt_thread_name(NULL));
   ROWV(tbt_track_begin, tbt_track_begin(UINTPTR_MAX, UINT32_MAX, UINT32_MAX));
   ROWV(tbt_track_end, tbt_track_end(UINTPTR_MAX));
+  ROWV(tbt_track_end_min, tbt_track_end_min(UINTPTR_MAX, UINT64_MAX));
+  ROWV(tbt_track_end_min, tbt_track_end_min(0, 0));
+  ROW(tbt_trace_ticks, tbt_trace_ticks(0), 0);
+  ROW(tbt_trace_ticks, tbt_trace_ticks(UINT64_MAX), UINT64_MAX);   /* saturates */
+  ROWC(tbt_trace_ticks, tbt_trace_ticks(1000000) > 0);
   ROWV(tbt_track_instant, tbt_track_instant(0, 0, 0));
   ROWV(tbt_track_counter, tbt_track_counter(0, 0, NAN));
   {
@@ -1062,6 +1067,12 @@ static void hostile_trace(void) {
   ROWV(tbt_track_begin, tbt_track_begin(UINTPTR_MAX, 0x0FFFFFFFu, 0x0FFFFFFFu));
   ROWV(tbt_track_end, tbt_track_end(99));
   ROWV(tbt_track_end, tbt_track_end(99));
+  /* Taking back: nothing open, a track never recorded on, a begin under another track's record. */
+  ROWV(tbt_track_end_min, tbt_track_end_min(99, UINT64_MAX));
+  ROWV(tbt_track_end_min, tbt_track_end_min(12345, UINT64_MAX));
+  ROWV(tbt_track_begin, tbt_track_begin(97, tbt_intern("kept"), 0));
+  ROWV(tbt_track_end_min, tbt_track_end_min(96, UINT64_MAX));
+  ROWV(tbt_track_end_min, tbt_track_end_min(97, 0));
   {
     tbt_track_cache tc = {NULL};
     ROWV(tbt_track_end_cached, tbt_track_end_cached(&tc, 98));   /* an end with no begin */
@@ -1080,8 +1091,9 @@ static void hostile_trace(void) {
         if (strcmp(m.names[sp->name], "trk") == 0 && !(sp->flags & TBT_SPAN_UNFINISHED) &&
             sp->depth == 0 && sp->end_ns >= sp->start_ns && strstr(m.names[m.threads[t].name], "coroutine"))
           found++;
+        if (strcmp(m.names[sp->name], "kept") == 0 && !(sp->flags & TBT_SPAN_UNFINISHED)) found += 100;
       }
-    CHECK_EQ_INT(found, 1);
+    CHECK_EQ_INT(found, 101);   /* and the span ended with min_ticks 0 is kept */
   }
   ROWV(tbt_trace_model_free, tbt_trace_model_free(&m));
   ROWC(tbt_trace_model_free, m.names == NULL && m.nthreads == 0);

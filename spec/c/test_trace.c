@@ -542,6 +542,98 @@ static void test_late_records(void) {
   tbt_export_result_free(&res);
 }
 
+/* The names of the spans of the calling thread's main track, in order, ','-joined. */
+static void span_names(const tbt_trace_model *m, char *out, size_t size) {
+  const tbt_model_thread *th = my_thread(m);
+  size_t o = 0;
+  out[0] = '\0';
+  for (size_t i = 0; th && i < th->nspans && o < size; i++)
+    o += (size_t)snprintf(out + o, size - o, "%s%s", i ? "," : "", nm(m, th->spans[i].name));
+}
+
+/* tbt_track_end_min: a short span with nothing recorded inside is taken back; a long one, one
+** with records inside (a kept child, an instant), one on another track than the last record,
+** and any span with min_ticks 0 are kept. */
+static void test_end_min(void) {
+  uint32_t a = tbt_intern("a"), b = tbt_intern("b"), c = tbt_intern("c"), cat = tbt_intern("cat");
+  const uint64_t forever = UINT64_MAX;
+  char names[512];
+  CHECK_EQ_INT(tbt_trace_on(NULL), 0);
+  /* a child taken back leaves its parent with nothing inside: taken back too */
+  tbt_track_begin(0, a, cat);
+  tbt_track_begin(0, b, cat);
+  tbt_track_end_min(0, forever);
+  tbt_track_end_min(0, forever);
+  /* an instant inside keeps b, and b kept keeps a */
+  tbt_track_begin(0, a, cat);
+  tbt_track_begin(0, b, cat);
+  tbt_instant("i");
+  tbt_track_end_min(0, forever);
+  tbt_track_end_min(0, forever);
+  /* 0 keeps everything */
+  tbt_track_begin(0, c, cat);
+  tbt_track_end_min(0, 0);
+  /* a span on track 0 whose begin is followed by another track's record is kept */
+  tbt_track_begin(0, c, cat);
+  tbt_track_begin(77, b, cat);
+  tbt_track_end_min(77, forever);   /* taken back, but the track switch stays */
+  tbt_track_end_min(0, forever);
+  /* long spans: 2 ms against 1 ms kept, against 1 s taken back */
+  uint64_t ms = tbt_trace_ticks(1000000), s1 = tbt_trace_ticks(1000000000);
+  CHECK(ms > 0 && s1 > ms);
+  tbt_track_begin(0, a, cat);
+  sleep_ms(2);
+  tbt_track_end_min(0, ms);
+  tbt_track_begin(0, b, cat);
+  sleep_ms(2);
+  tbt_track_end_min(0, s1);
+  /* an end with nothing open and nothing to take back is an ordinary end */
+  tbt_track_end_min(0, forever);
+  tbt_trace_model m = snap();
+  check_model_shape(&m);
+  span_names(&m, names, sizeof names);
+  CHECK_EQ_STR(names, "a,b,c,c,a");
+  const tbt_model_thread *th = my_thread(&m);
+  if (th && th->nspans == 5) {
+    CHECK_EQ_INT(th->spans[1].parent, 0);
+    CHECK(th->spans[4].end_ns - th->spans[4].start_ns >= 1900000);
+  }
+  CHECK_EQ_INT(th ? th->ninstants : 0, 1);
+  tbt_trace_model_free(&m);
+  tbt_trace_off();
+
+  /* Exact counts through many calls: 10 spans of 2 ms among 1000 short ones, all inside one. */
+  CHECK_EQ_INT(tbt_trace_on(NULL), 0);
+  tbt_track_begin(0, a, cat);
+  for (int i = 1; i <= 1010; i++) {
+    tbt_track_begin(0, i % 101 == 0 ? b : c, cat);
+    if (i % 101 == 0) sleep_ms(2);
+    tbt_track_end_min(0, ms);
+  }
+  tbt_track_end_min(0, ms);
+  m = snap();
+  th = my_thread(&m);
+  int na = 0, nb = 0, nc = 0;
+  for (size_t i = 0; th && i < th->nspans; i++) {
+    const tbt_model_span *sp = &th->spans[i];
+    const char *n = nm(&m, sp->name);
+    na += strcmp(n, "a") == 0;
+    nb += strcmp(n, "b") == 0;
+    if (strcmp(n, "c") == 0) {   /* none, unless the thread was preempted inside one */
+      nc++;
+      CHECK(sp->end_ns - sp->start_ns >= 900000);
+    }
+  }
+  CHECK_EQ_INT(na, 1);
+  CHECK_EQ_INT(nb, 10);
+  CHECK(nc <= 3);
+  tbt_trace_model_free(&m);
+  tbt_trace_stats st;   /* what was taken back is no record */
+  tbt_trace_get_stats(&st);
+  CHECK_EQ_U64(st.records, 2 + 2 * (10 + (uint64_t)nc));
+  tbt_trace_off();
+}
+
 int main(void) {
   test_off_path();
   test_intern();
@@ -553,5 +645,6 @@ int main(void) {
   test_memory_limit();
   test_chunk_reuse();
   test_late_records();
+  test_end_min();
   return CHECK_DONE();
 }

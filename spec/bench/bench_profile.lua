@@ -1,7 +1,8 @@
 -- bench_profile.lua: what looking into Lua code costs. Call tracing: nanoseconds added per call
 -- of a small Lua function (trace_on{lua_calls = true} against the same loop with a trace on and
--- no call tracing). Sampling: the run time of a CPU-bound workload with trace_on{lua_samples =
--- 1000} as a ratio to the same workload with a plain trace on, measured in the same run.
+-- no call tracing), and that run time as a ratio; the same with min_ns, where every call is
+-- taken back. Sampling: the run time of a CPU-bound workload with trace_on{lua_samples = 1000}
+-- as a ratio to the same workload with a plain trace on, measured in the same run.
 local tbtrace = require "tbtrace"
 
 local n = tonumber(arg and arg[1]) or 1000000
@@ -42,8 +43,13 @@ local function best_pair(opts, fn)
 end
 
 local base_calls, traced = best_pair({ lua_calls = true }, calls_loop)
-print(string.format("call tracing: %.1f ns per call added (%.1f ns/call untraced, %.1f traced; %d calls)",
-  (traced - base_calls) / n * 1e9, base_calls / n * 1e9, traced / n * 1e9, n))
+print(string.format("call tracing: %.1f ns per call added, %.2fx the untraced run time (%.1f ns/call untraced, %.1f traced; %d calls)",
+  (traced - base_calls) / n * 1e9, traced / base_calls, base_calls / n * 1e9, traced / n * 1e9, n))
+
+-- with min_ns every call is still begun, and taken back at its return
+local base_min, traced_min = best_pair({ lua_calls = { min_ns = 1000000 } }, calls_loop)
+print(string.format("call tracing with min_ns (every call taken back): %.1f ns per call added, %.2fx the untraced run time",
+  (traced_min - base_min) / n * 1e9, traced_min / base_min))
 
 local base_work, sampled = best_pair({ lua_samples = 1000 }, work)
 print(string.format("sampling at 1 kHz: %.3fx the untraced run time (%.3f s against %.3f s)",

@@ -378,21 +378,20 @@ typedef struct walk {
   int done;
 } walk;
 
-/* Orders each run of equal start times: spans, then instants, then counters (stable). */
-static void order_ties(walk *w) {
-  for (size_t i = 0; i < w->nwin;) {
+void tbt_src_order_ties(tbt_src_event *ev, size_t n, tbt_src_event *tmp) {
+  for (size_t i = 0; i < n;) {
     size_t j = i + 1;
     int sorted = 1;
-    while (j < w->nwin && w->win[j].start_ns == w->win[i].start_ns) {
-      if (w->win[j].kind < w->win[j - 1].kind) sorted = 0;
+    while (j < n && ev[j].start_ns == ev[i].start_ns) {
+      if (ev[j].kind < ev[j - 1].kind) sorted = 0;
       j++;
     }
     if (!sorted) {
-      size_t n = 0;
-      for (int k = TBT_EV_SPAN; k <= TBT_EV_COUNTER; k++)
+      size_t k = 0;
+      for (int kind = TBT_EV_SPAN; kind <= TBT_EV_COUNTER; kind++)
         for (size_t x = i; x < j; x++)
-          if (w->win[x].kind == k) w->tmp[n++] = w->win[x];
-      memcpy(w->win + i, w->tmp, n * sizeof *w->tmp);
+          if (ev[x].kind == kind) tmp[k++] = ev[x];
+      memcpy(ev + i, tmp, k * sizeof *tmp);
     }
     i = j;
   }
@@ -515,7 +514,7 @@ static int fill(walk *w) {
     e->end_ns = to_ns(r, t1);
     if (e->end_ns < e->start_ns) e->end_ns = e->start_ns;
   }
-  order_ties(w);
+  tbt_src_order_ties(w->win, w->nwin, w->tmp);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "tbtrace.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Fills the thread, edge and name parts of m (everything but start_ns, graph and profiler) from
@@ -17,5 +18,10 @@ int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset);
 ** held for as long as the source lives. Returns 0, TBT_ENOTRACE or TBT_ENOMEM. */
 typedef struct tbt_source tbt_source;
 int tbt_buffers_source_(tbt_source *s, int64_t epoch_offset);
+
+/* Orders events in time order the way a source hands them out (trace_source.h): each run of equal
+** start times as spans, then instants, then counters, each kind in its order. tmp holds n. */
+typedef struct tbt_src_event tbt_src_event;
+void tbt_src_order_ties(tbt_src_event *ev, size_t n, tbt_src_event *tmp);
 
 #endif

@@ -12,6 +12,7 @@
 #include "summary.h"
 #include "tbtrace.h"
 #include "trace_buffer.h"
+#include "trace_drain.h"
 #include "writer.h"
 
 #include "run_metadata.pb-c.h"
@@ -412,7 +413,27 @@ static void test_large_export(void) {
   tbt_writer_free(w);
 }
 
+/* Events of equal times, as a reader's window may hold them in record order. */
+static void test_order_ties(void) {
+  /* (time, kind, name): names give the order each kind was recorded in */
+  static const int in[][3] = {{1, 1, 10}, {1, 0, 11}, {1, 2, 12}, {1, 0, 13}, {2, 2, 14},
+                              {3, 2, 15}, {3, 1, 16}, {3, 1, 17}, {3, 0, 18}, {4, 0, 19}};
+  static const int want[] = {11, 13, 10, 12, 14, 18, 16, 17, 15, 19};
+  enum { N = sizeof in / sizeof *in };
+  tbt_src_event ev[N], tmp[N];
+  memset(ev, 0, sizeof ev);
+  for (int i = 0; i < N; i++) {
+    ev[i].start_ns = in[i][0];
+    ev[i].kind = in[i][1];
+    ev[i].name = (uint32_t)in[i][2];
+  }
+  tbt_src_order_ties(ev, N, tmp);
+  for (int i = 0; i < N; i++) CHECK_EQ_INT(ev[i].name, want[i]);
+  tbt_src_order_ties(ev, 0, tmp);
+}
+
 int main(void) {
+  test_order_ties();
   test_streamed_summary();
   test_streamed_failure();
   test_sources_agree();

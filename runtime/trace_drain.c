@@ -170,15 +170,16 @@ static uint32_t span_path(drain *d, int has_parent, uint32_t ppath, uint32_t nam
 ** in begin order with their ends. Within a window a walk finds the ends itself; a span still open
 ** when its window closes takes its end from the track's `ends`, filled by prepare, which closes
 ** the same windows at the same records. So what a read holds beyond the names is: per buffer,
-** 20 bytes per 16 KiB chunk (the chunk list as it was read); per track, 8 bytes for each span
+** 12 bytes per 16 KiB chunk (the chunk list as it was read); per track, 8 bytes for each span
 ** open at one of its window boundaries (counted once however many it spans: a root around the
 ** whole trace is one entry; a chain 10^6 deep is 10^6 entries, 8 MB); per walk, one window (128
 ** bytes an event) and its stack of open spans (8 bytes a level, as any reader needs). A window
 ** closes only between records of different times, so spans, instants and counters of equal time
 ** are ordered within one window (spans first, then instants, then counters, as the model's merge
 ** orders them): a window is WINDOW records plus the run of equal timestamps it ends in. A walk
-** skips the records of the buffer's other tracks, from the chunk where its track first appears
-** to the chunk where it last does. */
+** reads only its track's runs of records: prepare notes where each begins (16 bytes per switch
+** to the track, what the switch's own record takes), so a thread's many coroutines cost a walk
+** no more than one. */
 enum { WINDOW = 4096 };
 
 #define NEVER UINT64_MAX   /* the end of a span no END closed */
@@ -188,11 +189,19 @@ typedef struct pentry {
   int32_t slot;     /* prepare: -2 opened in the current window, >= 0 its entry in ends */
 } pentry;
 
+/* Where a track's records start again after a switch to it: the record after the TRACK record,
+** and the clamp (the buffer's latest tick) there. */
+typedef struct run {
+  uint32_t ci, ri;
+  uint64_t last;
+} run;
+
 typedef struct rtrack {
   uintptr_t key;
   uint32_t buf;             /* its buffer (index into reader.bufs) */
   uint32_t ti;              /* its index among its buffer's tracks: coroutine <ti> */
-  uint32_t first_chunk, last_chunk;
+  run *runs;                /* where it records: from each switch to it on */
+  size_t nruns, capruns;
   uint64_t nspans, nevents;
   /* prepare's walk */
   pentry *stack;
@@ -206,7 +215,6 @@ typedef struct rtrack {
 typedef struct rbuf {
   tbt_chunk **chunks;       /* as they were when read (records after the read's start cut off) */
   uint32_t *used;
-  uint64_t *last;           /* the clamp (latest tick so far) before each chunk */
   size_t nchunks;
   uint64_t tid;
   uint32_t name;            /* thread name (names index) */
@@ -244,17 +252,23 @@ static inline int window_ends(const reader *r, uint32_t count, uint64_t prev, ui
   return count >= WINDOW && t != prev && to_ns(r, t) > to_ns(r, prev);
 }
 
-static rtrack *rtrack_get(reader *r, uint32_t buf, uintptr_t key, uint32_t chunk) {
+/* The track `key` of buffer buf, made current at (ci, ri) with the clamp at last. */
+static rtrack *rtrack_get(reader *r, uint32_t buf, uintptr_t key, uint32_t ci, uint32_t ri,
+                          uint64_t last) {
   rbuf *b = &r->bufs[buf];
-  for (size_t i = r->ntracks - b->ntracks; i < r->ntracks; i++)
-    if (r->tracks[i].key == key) return &r->tracks[i];
-  if (GROW(r->tracks, r->ntracks, r->captracks)) return NULL;
-  rtrack *t = &r->tracks[r->ntracks++];
-  memset(t, 0, sizeof *t);
-  t->key = key;
-  t->buf = buf;
-  t->ti = b->ntracks++;
-  t->first_chunk = t->last_chunk = chunk;
+  rtrack *t = NULL;
+  for (size_t i = r->ntracks - b->ntracks; i < r->ntracks && !t; i++)
+    if (r->tracks[i].key == key) t = &r->tracks[i];
+  if (!t) {
+    if (GROW(r->tracks, r->ntracks, r->captracks)) return NULL;
+    t = &r->tracks[r->ntracks++];
+    memset(t, 0, sizeof *t);
+    t->key = key;
+    t->buf = buf;
+    t->ti = b->ntracks++;
+  }
+  if (GROW(t->runs, t->nruns, t->capruns)) return NULL;
+  t->runs[t->nruns++] = (run){ci, ri, last};
   return t;
 }
 
@@ -275,13 +289,12 @@ static int window_close(rtrack *t) {
 static int prepare_buffer(reader *r, uint32_t bi, uint64_t *taken) {
   drain *d = &r->d;
   rbuf *b = &r->bufs[bi];
-  rtrack *cur = rtrack_get(r, bi, 0, 0);
+  rtrack *cur = rtrack_get(r, bi, 0, 0, 0, 0);
   if (!cur) return -1;
   uint64_t last = 0;
   for (size_t ci = 0; ci < b->nchunks; ci++) {
     const tbt_rec *recs = b->chunks[ci]->recs;
     uint32_t used = b->used[ci];
-    b->last[ci] = last;
     for (uint32_t i = 0; i < used; i++) {
       const tbt_rec *rec = &recs[i];
       unsigned kind = rec->b >> TBT_REC_KIND_SHIFT;
@@ -299,7 +312,6 @@ static int prepare_buffer(reader *r, uint32_t bi, uint64_t *taken) {
         if (window_ends(r, cur->count, cur->prev, t) && window_close(cur)) return -1;
         cur->count++;
         cur->prev = t;
-        cur->last_chunk = (uint32_t)ci;
       }
       switch (kind) {
         case TBT_REC_BEGIN: {
@@ -334,7 +346,7 @@ static int prepare_buffer(reader *r, uint32_t bi, uint64_t *taken) {
           cur->nevents++;
           break;
         case TBT_REC_TRACK:
-          cur = rtrack_get(r, bi, (uintptr_t)rec->t, (uint32_t)ci);
+          cur = rtrack_get(r, bi, (uintptr_t)rec->t, (uint32_t)ci, i + 1, last);
           if (!cur) return -1;
           break;
         case TBT_REC_EDGE: {
@@ -363,10 +375,11 @@ typedef struct walk {
   const reader *r;
   const rbuf *b;
   const rtrack *tr;
-  size_t ci;                /* where the next window starts */
+  size_t ru;                /* the run being read */
+  int in_run;
+  size_t ci;                /* where the next window starts, in that run */
   uint32_t ri;
   uint64_t last;
-  int ours;                 /* the records at (ci, ri) are this track's */
   uint32_t count;
   uint64_t prev;
   size_t nslots;            /* entries of tr->ends taken so far */
@@ -423,77 +436,88 @@ static int fill(walk *w) {
   w->nwin = 0;
   w->count = 0;
   int boundary = 0;
-  size_t ci = w->ci;
-  uint32_t i = w->ri;
-  for (; ci <= tr->last_chunk; ci++, i = 0) {
-    const tbt_rec *recs = b->chunks[ci]->recs;
-    uint32_t used = b->used[ci];
-    for (; i < used; i++) {
-      const tbt_rec *rec = &recs[i];
-      unsigned kind = rec->b >> TBT_REC_KIND_SHIFT;
-      uint64_t t = rec->t;
-      if (kind == TBT_REC_TRACK) {
-        w->ours = (uintptr_t)rec->t == tr->key;
-        continue;
-      }
-      if (!timed(kind)) continue;
-      if (t < w->last) t = w->last;
-      if (!w->ours) {
-        w->last = t;
-        if (kind == TBT_REC_COUNTER && i + 1 < used) i++;
-        continue;
-      }
-      if (window_ends(r, w->count, w->prev, t)) {
-        boundary = 1;   /* this record starts the next window */
-        break;
-      }
-      w->last = t;
-      w->count++;
-      w->prev = t;
-      if (kind == TBT_REC_END) {
-        if (w->nstack) {
-          wentry e = w->stack[--w->nstack];
-          if (e.at >= 0) w->t1[e.at] = t;
-        }
-        continue;
-      }
-      if (kind == TBT_REC_COUNTER && i + 1 >= used) continue;
-      tbt_src_event *e = win_push(w);
-      if (!e) return TBT_ENOMEM;
-      size_t at = (size_t)(e - w->win);
-      e->start_ns = e->end_ns = to_ns(r, t);
-      w->t1[at] = t;
-      e->value = 0;
-      e->flags = 0;
-      e->name = name_id(d, rec->a);
-      e->category = 0;
-      e->parent_path = UINT32_MAX;
-      e->depth = 0;
-      if (kind == TBT_REC_BEGIN) {
-        e->kind = TBT_EV_SPAN;
-        e->category = name_id(d, rec->b & TBT_REC_CAT_MASK);
-        if (GROW(w->stack, w->nstack, w->capstack)) return TBT_ENOMEM;
-        e->depth = (uint32_t)w->nstack;
-        if (w->nstack) e->parent_path = w->stack[w->nstack - 1].path;
-        e->path = span_path(d, w->nstack > 0, w->nstack ? e->parent_path : 0, e->name, e->depth);
-        w->t1[at] = NEVER;
-        w->stack[w->nstack++] = (wentry){e->path, (int32_t)at};
-      } else if (kind == TBT_REC_INSTANT) {
-        e->kind = TBT_EV_INSTANT;
-        e->category = name_id(d, rec->b & TBT_REC_CAT_MASK);
-        e->path = e->name;
-      } else {
-        e->kind = TBT_EV_COUNTER;
-        e->path = e->name;
-        memcpy(&e->value, &recs[++i].t, sizeof e->value);
-      }
-      if (e->name == TBT_STRTAB_NONE || e->category == TBT_STRTAB_NONE || e->path == TBT_STRTAB_NONE)
-        return TBT_ENOMEM;
+  while (!boundary && w->ru < tr->nruns) {
+    if (!w->in_run) {
+      const run *ru = &tr->runs[w->ru];
+      w->ci = ru->ci;
+      w->ri = ru->ri;
+      w->last = ru->last;
+      w->in_run = 1;
     }
-    if (boundary) break;
+    int over = 0;   /* the run ended at a switch to another track */
+    size_t ci = w->ci;
+    uint32_t i = w->ri;
+    for (; ci < b->nchunks; ci++, i = 0) {
+      const tbt_rec *recs = b->chunks[ci]->recs;
+      uint32_t used = b->used[ci];
+      for (; i < used; i++) {
+        const tbt_rec *rec = &recs[i];
+        unsigned kind = rec->b >> TBT_REC_KIND_SHIFT;
+        uint64_t t = rec->t;
+        if (kind == TBT_REC_TRACK) {
+          if ((uintptr_t)rec->t == tr->key) continue;
+          over = 1;
+          break;
+        }
+        if (!timed(kind)) continue;
+        if (t < w->last) t = w->last;
+        if (window_ends(r, w->count, w->prev, t)) {
+          boundary = 1;   /* this record starts the next window */
+          break;
+        }
+        w->last = t;
+        w->count++;
+        w->prev = t;
+        if (kind == TBT_REC_END) {
+          if (w->nstack) {
+            wentry e = w->stack[--w->nstack];
+            if (e.at >= 0) w->t1[e.at] = t;
+          }
+          continue;
+        }
+        if (kind == TBT_REC_COUNTER && i + 1 >= used) continue;
+        tbt_src_event *e = win_push(w);
+        if (!e) return TBT_ENOMEM;
+        size_t at = (size_t)(e - w->win);
+        e->start_ns = e->end_ns = to_ns(r, t);
+        w->t1[at] = t;
+        e->value = 0;
+        e->flags = 0;
+        e->name = name_id(d, rec->a);
+        e->category = 0;
+        e->parent_path = UINT32_MAX;
+        e->depth = 0;
+        if (kind == TBT_REC_BEGIN) {
+          e->kind = TBT_EV_SPAN;
+          e->category = name_id(d, rec->b & TBT_REC_CAT_MASK);
+          if (GROW(w->stack, w->nstack, w->capstack)) return TBT_ENOMEM;
+          e->depth = (uint32_t)w->nstack;
+          if (w->nstack) e->parent_path = w->stack[w->nstack - 1].path;
+          e->path = span_path(d, w->nstack > 0, w->nstack ? e->parent_path : 0, e->name, e->depth);
+          w->t1[at] = NEVER;
+          w->stack[w->nstack++] = (wentry){e->path, (int32_t)at};
+        } else if (kind == TBT_REC_INSTANT) {
+          e->kind = TBT_EV_INSTANT;
+          e->category = name_id(d, rec->b & TBT_REC_CAT_MASK);
+          e->path = e->name;
+        } else {
+          e->kind = TBT_EV_COUNTER;
+          e->path = e->name;
+          memcpy(&e->value, &recs[++i].t, sizeof e->value);
+        }
+        if (e->name == TBT_STRTAB_NONE || e->category == TBT_STRTAB_NONE ||
+            e->path == TBT_STRTAB_NONE)
+          return TBT_ENOMEM;
+      }
+      if (boundary || over) break;
+    }
+    w->ci = ci;
+    w->ri = i;
+    if (!boundary) {
+      w->ru++;
+      w->in_run = 0;
+    }
   }
-  w->ci = ci;
-  w->ri = i;
   if (!boundary) w->done = 1;
   /* Spans of this window still open: at a boundary, their ends are prepare's (in the order it
   ** numbered them); at the track's end, they are unfinished. */
@@ -526,9 +550,6 @@ static int walk_begin(tbt_src_walk *sw) {
   w->r = r;
   w->b = &r->bufs[tr->buf];
   w->tr = tr;
-  w->ci = tr->first_chunk;
-  w->last = w->b->last[tr->first_chunk];
-  w->ours = tr->key == 0;   /* a buffer starts on track 0; others begin at a TRACK record */
   sw->state = w;
   return 0;
 }
@@ -564,12 +585,12 @@ static void reader_free(reader *r) {
   for (size_t i = 0; i < r->nbufs; i++) {
     tbt_free(r->bufs[i].chunks);
     tbt_free(r->bufs[i].used);
-    tbt_free(r->bufs[i].last);
   }
   tbt_free(r->bufs);
   for (size_t i = 0; i < r->ntracks; i++) {
     tbt_free(r->tracks[i].stack);
     tbt_free(r->tracks[i].ends);
+    tbt_free(r->tracks[i].runs);
   }
   tbt_free(r->tracks);
   tbt_free(r->order);
@@ -611,8 +632,7 @@ static int freeze(reader *r, uint32_t gen, uint64_t *dropped) {
       for (tbt_chunk *c = tb->head; c; c = c->next) n++;
       b->chunks = tbt_malloc((n ? n : 1) * sizeof *b->chunks);
       b->used = tbt_malloc((n ? n : 1) * sizeof *b->used);
-      b->last = tbt_malloc((n ? n : 1) * sizeof *b->last);
-      if (!b->chunks || !b->used || !b->last) {
+      if (!b->chunks || !b->used) {
         rc = TBT_ENOMEM;
       } else {
         for (tbt_chunk *c = tb->head; c; c = c->next) {

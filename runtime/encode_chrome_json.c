@@ -10,6 +10,8 @@
 **   {"ph":"i","s":"t","pid":P,"tid":T,"ts":20,"name":"mark","cat":"io"},             instants
 **   {"ph":"C","pid":P,"tid":T,"ts":21,"name":"queue","args":{"value":3.5}}           counters
 **   ],
+**   "samples":[{"cpu":0,"tid":T,"ts":30,"name":"lua.sample","sf":"3","weight":1}],    stack samples
+**   "stackFrames":{"1":{"category":"lua","name":"main"},"3":{...,"parent":"1"}},
 **   "displayTimeUnit":"ns",
 **   "otherData":{"producer":"tbtrace <v>","host":"<host>","trace_start_ns":"<epoch ns>",
 **                "trace_end_ns":"<epoch ns>","dropped":<n>}}
@@ -22,6 +24,10 @@
 ** merged by time (spans, then instants, then counters on ties), threads in model order.
 ** tid is the OS thread id; a Lua coroutine recorded on a thread gets its own (tbt_track_ids), so
 ** its spans, which interleave with the thread's, are a row of their own.
+** Instants in category TBT_SAMPLE_CATEGORY are stack samples named by their folded stack
+** (frames root first, ';'-joined): besides the instant, each is a sample whose "sf" is its leaf
+** in stackFrames, where a frame is one per distinct path from the root, so viewers draw them as
+** call stacks. Both appear only when there are samples.
 ** Non-finite counter values are written as null (JSON has no NaN). Strings are escaped per
 ** RFC 8259; bytes that are not well-formed UTF-8 become \ufffd, so the output is always valid JSON.
 **
@@ -324,6 +330,162 @@ static int write_event(tbt_sink *w, const tbt_source *m, const tbt_src_event *ev
   return 0;
 }
 
+/* ----------------------------------------------------------------- stack samples */
+
+/* The frames of the samples' stacks: one per distinct (parent, name), ids from 1. Names point
+** into the source's strings. */
+typedef struct sframe {
+  uint32_t parent;    /* 0: a root */
+  uint32_t len;
+  const char *name;
+} sframe;
+
+typedef struct sframes {
+  sframe *v;          /* v[id - 1] */
+  uint32_t n, cap;
+  uint32_t *slots;    /* open addressing: frame ids, 0 empty */
+  uint32_t nslots;
+} sframes;
+
+static uint32_t frame_hash(uint32_t parent, const char *s, uint32_t len) {
+  uint32_t h = 2166136261u ^ parent * 0x9E3779B1u;
+  for (uint32_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+/* The id of frame (parent, name), made when new; 0 when out of memory. */
+static uint32_t frame_id(sframes *f, uint32_t parent, const char *s, uint32_t len) {
+  if ((f->n + 1) * 2 > f->nslots) {
+    uint32_t ns = f->nslots ? f->nslots * 2 : 256;
+    uint32_t *slots = tbt_calloc(ns, sizeof *slots);
+    if (!slots) return 0;
+    for (uint32_t i = 0; i < f->nslots; i++) {
+      uint32_t id = f->slots[i];
+      if (!id) continue;
+      const sframe *e = &f->v[id - 1];
+      uint32_t j = frame_hash(e->parent, e->name, e->len) & (ns - 1);
+      while (slots[j]) j = (j + 1) & (ns - 1);
+      slots[j] = id;
+    }
+    tbt_free(f->slots);
+    f->slots = slots;
+    f->nslots = ns;
+  }
+  uint32_t j = frame_hash(parent, s, len) & (f->nslots - 1);
+  for (; f->slots[j]; j = (j + 1) & (f->nslots - 1)) {
+    const sframe *e = &f->v[f->slots[j] - 1];
+    if (e->parent == parent && e->len == len && memcmp(e->name, s, len) == 0) return f->slots[j];
+  }
+  if (f->n == f->cap) {
+    uint32_t cap = f->cap ? f->cap * 2 : 256;
+    sframe *v = tbt_realloc(f->v, (size_t)cap * sizeof *v);
+    if (!v) return 0;
+    f->v = v;
+    f->cap = cap;
+  }
+  f->v[f->n] = (sframe){parent, len, s};
+  f->slots[j] = ++f->n;
+  return f->n;
+}
+
+/* The leaf frame of folded stack s; 0 when out of memory. */
+static uint32_t stack_leaf(sframes *f, const char *s) {
+  uint32_t parent = 0;
+  for (;;) {
+    const char *e = strchr(s, ';');
+    size_t len = e ? (size_t)(e - s) : strlen(s);
+    if (len > UINT32_MAX) return 0;
+    parent = frame_id(f, parent, s, (uint32_t)len);
+    if (!parent || !e) return parent;
+    s = e + 1;
+  }
+}
+
+#define PUT_LIT(q, lit) (memcpy((q), (lit), sizeof(lit) - 1), (q) += sizeof(lit) - 1)
+
+/* "samples":[...],"stackFrames":{...}, for the sample instants of every track (none: nothing). */
+static int write_samples(tbt_sink *w, tbt_source *m, const tbt_chrome_options *o) {
+  uint32_t cat = 0;
+  for (size_t i = 1; i < m->nnames && !cat; i++)
+    if (m->names[i] && strcmp(m->names[i], TBT_SAMPLE_CATEGORY) == 0) cat = (uint32_t)i;
+  if (!cat) return 0;
+  sframes f;
+  memset(&f, 0, sizeof f);
+  int rc = 0, first = 1;
+  char head[128];
+  for (size_t t = 0; t < m->ntracks && !rc; t++) {
+    int hn = snprintf(head, sizeof head, "{\"cpu\":0,\"tid\":%" PRIu64 ",\"ts\":", m->tracks[t].id);
+    tbt_src_walk wk;
+    const tbt_src_event *ev;
+    int more;
+    rc = tbt_src_begin(m, t, &wk);
+    while (!rc && (more = tbt_src_next(&wk, &ev)) != 0) {
+      if (more < 0) {
+        rc = more;
+        break;
+      }
+      if (ev->kind != TBT_EV_INSTANT || ev->category != cat) continue;
+      uint32_t leaf = stack_leaf(&f, name_at(m, ev->name));
+      if (!leaf) {
+        rc = TBT_ENOMEM;
+        break;
+      }
+      char *p = (char *)tbt_sink_room(w, (size_t)hn + 128);
+      if (!p) {
+        rc = w->rc;
+        break;
+      }
+      char *q = p;
+      if (first) {
+        PUT_LIT(q, ",\n\"samples\":[\n");
+        first = 0;
+      } else {
+        *q++ = ',';
+        *q++ = '\n';
+      }
+      memcpy(q, head, (size_t)hn);
+      q += hn;
+      q += tbt_format_micros(q, ev->start_ns - m->start_ns);
+      PUT_LIT(q, ",\"name\":\"" TBT_SAMPLE_CATEGORY "\",\"sf\":\"");
+      q += put_u64(q, leaf);
+      PUT_LIT(q, "\",\"weight\":1}");
+      tbt_sink_done(w, (uint8_t *)q);
+    }
+    tbt_src_end(&wk);
+  }
+  if (!rc && !first) {
+    if (put_str(w, "\n],\n\"stackFrames\":{", sizeof "\n],\n\"stackFrames\":{" - 1)) rc = w->rc;
+    for (uint32_t id = 1; id <= f.n && !rc; id++) {
+      const sframe *e = &f.v[id - 1];
+      char *p = (char *)tbt_sink_room(w, 6 * (size_t)e->len + 96);
+      if (!p) {
+        rc = w->rc;
+        break;
+      }
+      char *q = p;
+      if (id > 1) *q++ = ',';
+      *q++ = '\n';
+      *q++ = '"';
+      q += put_u64(q, id);
+      PUT_LIT(q, "\":{\"category\":\"lua\",\"name\":\"");
+      q += tbt_json_escape(q, e->name, e->len);
+      *q++ = '"';
+      if (e->parent) {
+        PUT_LIT(q, ",\"parent\":\"");
+        q += put_u64(q, e->parent);
+        *q++ = '"';
+      }
+      *q++ = '}';
+      tbt_sink_done(w, (uint8_t *)q);
+    }
+    if (!rc && put_str(w, "\n}", 2)) rc = w->rc;
+  }
+  (void)o;
+  tbt_free(f.v);
+  tbt_free(f.slots);
+  return rc;
+}
+
 int tbt_chrome_json_write(tbt_source *m, const tbt_chrome_options *o, tbt_sink *w) {
   if (!m || !o || !w) return TBT_EINVAL;
   names_cache nc = {NULL, NULL, {0}};
@@ -360,9 +522,11 @@ int tbt_chrome_json_write(tbt_source *m, const tbt_chrome_options *o, tbt_sink *
     tbt_src_end(&wk);
     if (rc) goto done;
   }
+  if (put_str(w, "\n]", 2)) goto done;
+  if ((rc = write_samples(w, m, o)) != 0) goto done;
   char tail[256];
   int n = snprintf(tail, sizeof tail,
-                   "\n],\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{\"producer\":\"tbtrace " TBT_VERSION
+                   ",\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{\"producer\":\"tbtrace " TBT_VERSION
                    "\",\"host\":");
   if (put_str(w, tail, (size_t)n) || put_quoted(w, o->host ? o->host : "")) goto done;
   n = snprintf(tail, sizeof tail,

@@ -15,8 +15,12 @@
 **                   ("load") when it differs from the path (the trace viewer shows display_name
 **                   and lists name as long_name); instants and counters by their name. A
 **                   category is a "category" stat of the metadata, so events carry no strings;
+**                   A stack sample (an instant in category TBT_SAMPLE_CATEGORY, named by its
+**                   folded stack) is named by its innermost frame, and its metadata's "stack"
+**                   stat holds the whole stack, root first, ';'-joined;
 **   stat_metadata   1 "category", 2 "unfinished" (uint64 1 on spans still open at export),
-**                   3 "value" (the double of a counter sample), 4 "task" in a cluster;
+**                   3 "value" (the double of a counter sample), 4 "task" in a cluster, 5
+**                   "stack" when there are samples;
 **   stats           in a cluster, "task": the process's "/job:<job>/replica:0/task:<i>".
 ** XSpace.hostnames = [host]; records lost to the memory limit are reported in XSpace.warnings.
 ** Names that are not well-formed UTF-8 are written with U+FFFD in place of the bad bytes.
@@ -208,6 +212,7 @@ static char s_category[] = "category";
 static char s_unfinished[] = "unfinished";
 static char s_value[] = "value";
 static char s_task[] = "task";
+static char s_stack[] = "stack";
 
 /* The plane's metadata maps (fields 4 and 5), packed by protobuf-c. */
 static int pack_plane_metadata(const tbt_source *m, const metas *md, tbt_buf *out) {
@@ -216,39 +221,55 @@ static int pack_plane_metadata(const tbt_source *m, const metas *md, tbt_buf *ou
   Tensorflow__Profiler__XEventMetadata *em = tbt_malloc((n ? n : 1) * sizeof *em);
   Tensorflow__Profiler__XPlane__EventMetadataEntry *ee = tbt_malloc((n ? n : 1) * sizeof *ee);
   Tensorflow__Profiler__XPlane__EventMetadataEntry **eep = tbt_malloc((n ? n : 1) * sizeof *eep);
-  Tensorflow__Profiler__XStat *cs = tbt_malloc((n ? n : 1) * sizeof *cs);
-  Tensorflow__Profiler__XStat **csp = tbt_malloc((n ? n : 1) * sizeof *csp);
+  Tensorflow__Profiler__XStat *cs = tbt_malloc((n ? n : 1) * 2 * sizeof *cs);
+  Tensorflow__Profiler__XStat **csp = tbt_malloc((n ? n : 1) * 2 * sizeof *csp);
   if (!em || !ee || !eep || !cs || !csp) goto out;
+  int samples = 0;
   for (size_t i = 0; i < n; i++) {
     tensorflow__profiler__xevent_metadata__init(&em[i]);
     em[i].id = (int64_t)i + 1;
     em[i].name = (char *)name_at(m, md->name[i]);
     if (md->display[i] != UINT32_MAX) em[i].display_name = (char *)name_at(m, md->display[i]);
     const char *cat = name_at(m, md->cat[i]);
+    Tensorflow__Profiler__XStat *st = &cs[2 * i];
     if (*cat) {
-      tensorflow__profiler__xstat__init(&cs[i]);
-      cs[i].metadata_id = TBT_XSTAT_CATEGORY;
-      cs[i].value_case = TENSORFLOW__PROFILER__XSTAT__VALUE_STR_VALUE;
-      cs[i].str_value = (char *)cat;
-      csp[i] = &cs[i];
+      tensorflow__profiler__xstat__init(&st[0]);
+      st[0].metadata_id = TBT_XSTAT_CATEGORY;
+      st[0].value_case = TENSORFLOW__PROFILER__XSTAT__VALUE_STR_VALUE;
+      st[0].str_value = (char *)cat;
+      csp[2 * i] = &st[0];
       em[i].n_stats = 1;
-      em[i].stats = &csp[i];
+      em[i].stats = &csp[2 * i];
+    }
+    if (strcmp(cat, TBT_SAMPLE_CATEGORY) == 0) {   /* named by its innermost frame */
+      const char *leaf = strrchr(em[i].name, ';');
+      tensorflow__profiler__xstat__init(&st[1]);
+      st[1].metadata_id = TBT_XSTAT_STACK;
+      st[1].value_case = TENSORFLOW__PROFILER__XSTAT__VALUE_STR_VALUE;
+      st[1].str_value = em[i].name;
+      csp[2 * i + 1] = &st[1];
+      em[i].n_stats = 2;
+      if (leaf) em[i].name = (char *)leaf + 1;
+      samples = 1;
     }
     tensorflow__profiler__xplane__event_metadata_entry__init(&ee[i]);
     ee[i].key = (int64_t)i + 1;
     ee[i].value = &em[i];
     eep[i] = &ee[i];
   }
-  Tensorflow__Profiler__XStatMetadata sm[4];
-  Tensorflow__Profiler__XPlane__StatMetadataEntry se[4], *sep[4];
-  char *snames[4] = {s_category, s_unfinished, s_value, s_task};
-  int nstats = m->task ? 4 : 3;
+  Tensorflow__Profiler__XStatMetadata sm[5];
+  Tensorflow__Profiler__XPlane__StatMetadataEntry se[5], *sep[5];
+  char *snames[5] = {s_category, s_unfinished, s_value};
+  int sids[5] = {TBT_XSTAT_CATEGORY, TBT_XSTAT_UNFINISHED, TBT_XSTAT_VALUE};
+  int nstats = 3;
+  if (m->task) snames[nstats] = s_task, sids[nstats++] = TBT_XSTAT_TASK;
+  if (samples) snames[nstats] = s_stack, sids[nstats++] = TBT_XSTAT_STACK;
   for (int i = 0; i < nstats; i++) {
     tensorflow__profiler__xstat_metadata__init(&sm[i]);
-    sm[i].id = i + 1;
+    sm[i].id = sids[i];
     sm[i].name = snames[i];
     tensorflow__profiler__xplane__stat_metadata_entry__init(&se[i]);
-    se[i].key = i + 1;
+    se[i].key = sids[i];
     se[i].value = &sm[i];
     sep[i] = &se[i];
   }

@@ -69,7 +69,7 @@ int tbt_encode_run_metadata(const tbt_trace_model *m, int variant, tbt_buf *out)
 #define TBT_HOST_PLANE_ID 49
 #define TBT_HOST_PLANE_NAME "/host:CPU"
 /* XStatMetadata ids of the host plane. */
-enum { TBT_XSTAT_CATEGORY = 1, TBT_XSTAT_UNFINISHED = 2, TBT_XSTAT_VALUE = 3, TBT_XSTAT_TASK = 4 };
+enum { TBT_XSTAT_CATEGORY = 1, TBT_XSTAT_UNFINISHED = 2, TBT_XSTAT_VALUE = 3, TBT_XSTAT_TASK = 4, TBT_XSTAT_STACK = 5 };
 
 /* Serialized XSpace into out (two walks of src); host goes to XSpace.hostnames. */
 int tbt_xspace_write(tbt_source *src, const char *host, tbt_sink *out);

@@ -349,6 +349,12 @@ void tbt_track_end(uintptr_t track);
 void tbt_track_instant(uintptr_t track, uint32_t name_id, uint32_t category_id);
 void tbt_track_counter(uintptr_t track, uint32_t name_id, double value);
 
+/* The category of stack samples: an instant in it is named by a folded stack, its frames root
+** first and ';'-joined ("main;load;parse"). The Lua sampler records them; the Chrome trace and
+** the XPlane file also show them as call stacks (stackFrames and samples; a line of sample
+** events per track). */
+#define TBT_SAMPLE_CATEGORY "lua.sample"
+
 /* Ends the innermost open span of track as tbt_track_end does, unless the span is short: begun
 ** less than min_ticks ago (tbt_trace_ticks) with nothing recorded by the calling thread since
 ** its begin. A short span is taken back instead, as if it had never begun: only spans lasting

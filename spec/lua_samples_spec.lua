@@ -103,6 +103,66 @@ describe("sampling", function()
     assert.is_true(n >= stacks and n <= total)
   end)
 
+  it("writes the samples as call stacks: Chrome stackFrames and samples, XPlane events by leaf", function()
+    assert.is_true(tbtrace.trace_on{ lua_samples = 2000, profiler = true })
+    burn(0.3)
+    local r = export()
+    local folded = {}
+    for _, l in ipairs(read_folded(r.folded_path)) do folded[l.text] = true end
+    -- Chrome: each sample's frame chain, leaf up to a root, is a stack of the folded file
+    local trace = wire.json_decode(wire.gunzip(r.chrome_trace_path))
+    local instants = {}
+    for _, e in ipairs(trace.traceEvents) do
+      if e.ph == "i" and e.cat == "lua.sample" then instants[#instants + 1] = e end
+    end
+    assert.is_true(#instants >= 30, #instants .. " samples")   -- one per signal: the kernel tick bounds them
+    assert.are.equal(#instants, #trace.samples)
+    local frames = trace.stackFrames
+    for id, f in pairs(frames) do
+      assert.are.equal("lua", f.category)
+      assert.is_true(f.parent == nil or frames[f.parent] ~= nil, "frame " .. id .. "'s parent")
+    end
+    local function stack_of(sf)
+      local names = {}
+      while sf do table.insert(names, 1, frames[sf].name); sf = frames[sf].parent end
+      return table.concat(names, ";")
+    end
+    local hot_leaf = 0
+    for i, smp in ipairs(trace.samples) do
+      local st = stack_of(smp.sf)
+      assert.is_true(folded[st], st)
+      assert.are.equal(instants[i].name, st)   -- the same samples, in the same order
+      assert.are.equal(instants[i].ts, smp.ts)
+      assert.are.equal(instants[i].tid, smp.tid)
+      assert.are.equal(1, smp.weight)
+      if frames[smp.sf].name == frame("hot", hot) then hot_leaf = hot_leaf + 1 end
+    end
+    assert.is_true(hot_leaf > 0)
+    -- XPlane: the sample events are named by their innermost frame, the stack in a "stack" stat
+    local xs = wire.decode("XSpace", wire.read_file(r.xplane_path))
+    local plane = xs.planes[1]
+    local stack_stat
+    for id, md in pairs(plane.stat_metadata) do if md.name == "stack" then stack_stat = id end end
+    assert.is_not_nil(stack_stat)
+    local n = 0
+    for _, line in ipairs(plane.lines) do
+      for _, ev in ipairs(line.events or {}) do
+        local md = plane.event_metadata[ev.metadata_id]
+        local stack
+        for _, st in ipairs(md.stats or {}) do
+          if st.metadata_id == stack_stat then stack = st.str_value end
+        end
+        if stack then
+          n = n + 1
+          assert.is_true(folded[stack], stack)
+          assert.are.equal(stack:match("([^;]+)$"), md.name)
+          assert.is_nil(ev.duration_ps)
+        end
+      end
+    end
+    assert.are.equal(#instants, n)
+  end)
+
   it("counts a coroutine's time in the coroutine, below the resumes that ran it", function()
     -- Coroutines inside coroutines: the main thread resumes outer (coroutine.resume), outer runs
     -- inner (a coroutine.wrap function), inner burns about 70% of the CPU in hot; the main thread

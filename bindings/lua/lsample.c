@@ -255,7 +255,7 @@ static sampler *get_sampler(lua_State *L) {
   s->main = lua_tothread(L, -1);
   lua_pop(L, 1);
   s->mux = tbt_hook_mux(L);
-  s->category = tbt_intern("lua.sample");
+  s->category = tbt_intern(TBT_SAMPLE_CATEGORY);
   lua_setfield(L, LUA_REGISTRYINDEX, SAMPLER_KEY);
   return s;
 }

@@ -28,7 +28,10 @@ static int sink_flush(tbt_sink *s) {
   return s->rc;
 }
 
+static uint8_t *buf_room(tbt_sink *s, size_t n);
+
 uint8_t *tbt_sink_room_slow(tbt_sink *s, size_t n) {
+  if (s->out) return buf_room(s, n);
   if (sink_flush(s)) return NULL;
   if (n > s->cap) {
     uint8_t *b = tbt_realloc(s->buf, n);
@@ -43,8 +46,13 @@ uint8_t *tbt_sink_room_slow(tbt_sink *s, size_t n) {
 }
 
 int tbt_sink_write(tbt_sink *s, const void *data, size_t n) {
-  if (s->rc) return s->rc;
-  if (n <= s->cap - s->len) {
+  if (s->rc || !n) return s->rc;
+  if (n > s->cap - s->len && s->out) {
+    uint8_t *p = buf_room(s, n);
+    if (!p) return s->rc;
+    memcpy(p, data, n);
+    s->len += n;
+  } else if (n <= s->cap - s->len) {
     memcpy(s->buf + s->len, data, n);
     s->len += n;
   } else {
@@ -143,14 +151,39 @@ int tbt_sink_call(tbt_sink *s, tbt_sink_fn fn, void *ud) {
   return rc;
 }
 
+/* A buffer sink writes in place: its buffer is the free end of *out, taken into out->len when
+** handed on. Bytes from elsewhere (a sink before it) are appended, after which the free end
+** is looked up again. */
 static int drain_buf(tbt_sink *s, const uint8_t *data, size_t len) {
+  if (data == s->buf) {
+    s->out->len += len;
+    s->buf += len;
+    s->cap -= len;
+    return 0;
+  }
+  s->buf = NULL;
+  s->cap = 0;
   return tbt_buf_append(s->out, data, len);
 }
 
+static uint8_t *buf_room(tbt_sink *s, size_t n) {
+  if (sink_flush(s)) return NULL;
+  int rc = tbt_buf_reserve(s->out, n > TBT_SINK_CHUNK ? n : TBT_SINK_CHUNK);
+  if (rc) {
+    s->rc = rc;
+    return NULL;
+  }
+  s->buf = s->out->data + s->out->len;
+  s->cap = s->out->cap - s->out->len;
+  return s->buf;
+}
+
 int tbt_sink_buf(tbt_sink *s, tbt_buf *out) {
-  int rc = sink_init(s, drain_buf);
+  memset(s, 0, sizeof *s);
+  s->fd = -1;
+  s->drain = drain_buf;
   s->out = out;
-  return rc;
+  return 0;
 }
 
 static int drain_crc(tbt_sink *s, const uint8_t *data, size_t len) {
@@ -177,7 +210,7 @@ void tbt_sink_free(tbt_sink *s) {
     tbt_free(s->z);
   }
   tbt_free(s->zout);
-  tbt_free(s->buf);
+  if (!s->out) tbt_free(s->buf);   /* a buffer sink's is the end of *out */
   s->z = NULL;
   s->zout = NULL;
   s->buf = NULL;

@@ -182,7 +182,29 @@ static int model_next(tbt_src_walk *w, tbt_src_event *ev) {
 
 static int model_more(tbt_src_walk *w) {
   tbt_src_event *batch = w->state;
+  const model_src *ms = w->src->impl;
+  const tbt_model_thread *th = &ms->m->threads[w->track];
   size_t n = 0;
+  if (w->b >= th->ninstants && w->c >= th->ncounters) {
+    /* spans only from here: no merge */
+    size_t nn = w->src->nnames;
+    for (; n < BATCH && w->a < th->nspans; n++) {
+      const tbt_model_span *s = &th->spans[w->a++];
+      tbt_src_event *ev = &batch[n];
+      ev->kind = TBT_EV_SPAN;
+      ev->name = s->name < nn ? s->name : 0;
+      ev->path = s->path < nn ? s->path : 0;
+      ev->category = s->category < nn ? s->category : 0;
+      ev->parent_path = UINT32_MAX;
+      ev->depth = s->depth;
+      if (s->parent >= 0 && (size_t)s->parent < th->nspans && th->spans[s->parent].path < nn)
+        ev->parent_path = th->spans[s->parent].path;
+      ev->flags = s->flags;
+      ev->start_ns = s->start_ns;
+      ev->end_ns = s->end_ns;
+      ev->value = 0;
+    }
+  }
   while (n < BATCH && model_next(w, &batch[n])) n++;
   w->at = batch;
   w->end = batch + n;

@@ -293,10 +293,11 @@ uint32_t tbt_intern_len(const char *name, size_t len);
 /* ----------------------------------------------------------------- spans */
 
 /* The span functions below are static inline: with no trace on each does one predictable test
-** of tbt_trace_active_ (nonzero while a trace is on; written only by tbt_trace_on/off) and calls
-** nothing. The out-of-line recorders they call (the names ending in '_') are exported for
-** callers that cannot use the header, e.g. an FFI; they check again and may be called anytime. */
-extern int tbt_trace_active_;
+** of tbt_trace_active_ (while a trace is on, its generation number, odd and so nonzero; 0 while
+** none is; written only by tbt_trace_on/off) and calls nothing. The out-of-line recorders they
+** call (the names ending in '_') are exported for callers that cannot use the header, e.g. an
+** FFI; they check again and may be called anytime. */
+extern uint32_t tbt_trace_active_;
 #define TBT_TRACE_ACTIVE_() __builtin_expect(__atomic_load_n(&tbt_trace_active_, __ATOMIC_RELAXED), 0)
 
 void tbt_span_begin_id_(uint32_t name_id, uint32_t category_id);
@@ -372,13 +373,79 @@ uint64_t tbt_trace_ticks(uint64_t ns);
 ** such as the Lua binding): keep a zeroed tbt_track_cache where the code runs (per Lua state)
 ** and pass it on each call; it remembers the calling thread's buffer. It is checked against the
 ** calling thread every time, so code that moves between threads records where it runs. A NULL
-** cache works as tbt_track_begin / tbt_track_end. */
+** cache works as tbt_track_begin / tbt_track_end.
+** These two are inline: while the cache holds the calling thread's buffer, of the trace that is
+** on, last written on the same track and with room for the record, they read the clock and write
+** the record in place (on x86-64, with the time-stamp counter as the clock). Anything else goes
+** to the out-of-line tbt_track_begin_cached_ / tbt_track_end_cached_ (exported for an FFI, and
+** callable anytime), which write the record the slow way and fill the cache. */
 typedef struct tbt_track_cache {
   void *buf_;
 } tbt_track_cache;
-void tbt_track_begin_cached(tbt_track_cache *cache, uintptr_t track, uint32_t name_id,
-                            uint32_t category_id);
-void tbt_track_end_cached(tbt_track_cache *cache, uintptr_t track);
+void tbt_track_begin_cached_(tbt_track_cache *cache, uintptr_t track, uint32_t name_id,
+                             uint32_t category_id);
+void tbt_track_end_cached_(tbt_track_cache *cache, uintptr_t track);
+
+/* Internal, shared by the library and the inline recorders below (their layout is the library's,
+** not an interface): a record, the head of a thread's buffer, the clock source. */
+typedef struct tbt_rec_ {
+  uint64_t t;            /* the tick */
+  uint32_t a;            /* the name id */
+  uint32_t b;            /* kind << 28 | category id */
+} tbt_rec_;
+typedef struct tbt_buf_head_ {
+  tbt_rec_ *recs;        /* the current chunk's records */
+  uint32_t *used;        /* (atomic) records published in it */
+  uint32_t pos, cap;     /* records written in it, room */
+  uintptr_t track;       /* the track of the last record */
+  uintptr_t self;        /* (atomic) the owner's thread pointer, 0 once it has exited */
+  uint32_t gen;          /* the trace (tbt_trace_active_) it records for */
+} tbt_buf_head_;
+#define TBT_REC_ID_MASK_ 0x0FFFFFFFu
+#define TBT_REC_BEGIN_ (1u << 28)
+#define TBT_REC_END_ (2u << 28)
+extern int tbt_clock_tsc_;   /* nonzero when ticks are time-stamp counter cycles */
+
+/* Writes the record {tick, a, b} through cache and returns 1 when the fast path above holds, else
+** returns 0 having written nothing. The owner test comes first: a buffer is read only by its
+** owner. */
+static inline int tbt_track_put_(tbt_track_cache *cache, uintptr_t track, uint32_t a, uint32_t b) {
+#if defined(__x86_64__) && defined(__has_builtin)
+#if __has_builtin(__builtin_ia32_rdtsc) && __has_builtin(__builtin_thread_pointer)
+  tbt_buf_head_ *h = cache ? (tbt_buf_head_ *)cache->buf_ : (tbt_buf_head_ *)0;
+  if (__builtin_expect(h && __atomic_load_n(&h->self, __ATOMIC_RELAXED) ==
+                                (uintptr_t)__builtin_thread_pointer() &&
+                           h->gen == __atomic_load_n(&tbt_trace_active_, __ATOMIC_RELAXED) &&
+                           h->track == track && h->pos < h->cap &&
+                           __atomic_load_n(&tbt_clock_tsc_, __ATOMIC_RELAXED),
+                       1)) {
+    uint32_t pos = h->pos;
+    tbt_rec_ *r = h->recs + pos;
+    r->t = __builtin_ia32_rdtsc();
+    r->a = a;
+    r->b = b;
+    h->pos = ++pos;
+    __atomic_store_n(h->used, pos, __ATOMIC_RELEASE);
+    return 1;
+  }
+#endif
+#endif
+  (void)cache;
+  (void)track;
+  (void)a;
+  (void)b;
+  return 0;
+}
+
+static inline void tbt_track_begin_cached(tbt_track_cache *cache, uintptr_t track,
+                                          uint32_t name_id, uint32_t category_id) {
+  if (!tbt_track_put_(cache, track, name_id & TBT_REC_ID_MASK_,
+                      TBT_REC_BEGIN_ | (category_id & TBT_REC_ID_MASK_)))
+    tbt_track_begin_cached_(cache, track, name_id, category_id);
+}
+static inline void tbt_track_end_cached(tbt_track_cache *cache, uintptr_t track) {
+  if (!tbt_track_put_(cache, track, 0, TBT_REC_END_)) tbt_track_end_cached_(cache, track);
+}
 
 /* Declares that the span named by path `from` feeds the span `to` (a GraphDef input edge);
 ** paths are "/"-joined span names as they appear in the graph. Recorded in the current trace

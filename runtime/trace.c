@@ -4,8 +4,8 @@
 ** trace_drain.c.
 **
 ** One mutex serializes control, stats and snapshots; recording never takes it. The flag the
-** inline span functions test (tbt_trace_active_) is set last by trace_on and cleared first by
-** trace_off.
+** inline span functions test (tbt_trace_active_: the generation while a trace is on) is set last
+** by trace_on and cleared first by trace_off.
 */
 #include "trace_buffer.h"
 #include "trace_drain.h"
@@ -17,7 +17,7 @@
 #include <pthread.h>
 #include <string.h>
 
-int tbt_trace_active_;
+uint32_t tbt_trace_active_;
 
 static pthread_mutex_t g_ctl = PTHREAD_MUTEX_INITIALIZER;
 static int g_on;
@@ -58,7 +58,7 @@ int tbt_trace_on(const tbt_trace_options *opts) {
   g_start_ns = tbt_clock_real_ns();
   tbt_buffers_start_(g_opts.memory_limit);
   g_on = 1;
-  __atomic_store_n(&tbt_trace_active_, 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&tbt_trace_active_, tbt_buffers_generation_(), __ATOMIC_RELEASE);
   pthread_mutex_unlock(&g_ctl);
   return 0;
 }

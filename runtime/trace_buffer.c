@@ -15,6 +15,23 @@
 
 _Static_assert(sizeof(tbt_chunk) == TBT_CHUNK_BYTES, "a chunk is TBT_CHUNK_BYTES");
 _Static_assert(sizeof(tbt_rec) == 16, "records are 16 bytes");
+/* The inline recorders (tbtrace_trace.h) see a record and a buffer's head as these. */
+#define SAME_FIELD(a, fa, b, fb) \
+  (offsetof(a, fa) == offsetof(b, fb) && sizeof(((a *)0)->fa) == sizeof(((b *)0)->fb))
+_Static_assert(sizeof(tbt_rec_) == sizeof(tbt_rec) && SAME_FIELD(tbt_rec, t, tbt_rec_, t) &&
+                   SAME_FIELD(tbt_rec, a, tbt_rec_, a) && SAME_FIELD(tbt_rec, b, tbt_rec_, b),
+               "tbt_rec_ is tbt_rec");
+_Static_assert(SAME_FIELD(tbt_tbuf, recs, tbt_buf_head_, recs) &&
+                   SAME_FIELD(tbt_tbuf, used, tbt_buf_head_, used) &&
+                   SAME_FIELD(tbt_tbuf, pos, tbt_buf_head_, pos) &&
+                   SAME_FIELD(tbt_tbuf, cap, tbt_buf_head_, cap) &&
+                   SAME_FIELD(tbt_tbuf, track, tbt_buf_head_, track) &&
+                   SAME_FIELD(tbt_tbuf, self, tbt_buf_head_, self) &&
+                   SAME_FIELD(tbt_tbuf, gen, tbt_buf_head_, gen),
+               "tbt_buf_head_ is the head of tbt_tbuf");
+_Static_assert(TBT_REC_ID_MASK_ == TBT_REC_CAT_MASK && TBT_REC_BEGIN_ == TBT_REC_B(TBT_REC_BEGIN, 0) &&
+                   TBT_REC_END_ == TBT_REC_B(TBT_REC_END, 0),
+               "the inline recorders' kinds");
 
 _Atomic uint32_t tbt_gen_;
 _Atomic int tbt_readers_;
@@ -108,6 +125,8 @@ static void tb_exit(void *p) {
   tbt_tbuf *tb = p;
   tbt_tls_buf_ = NULL;
   tls_exiting = 1;
+  /* No cache finds it its caller's now, even on a thread that later has the same pointer. */
+  atomic_store_explicit(&tb->self, 0, memory_order_relaxed);
   atomic_store_explicit(&tb->exited, 1, memory_order_release);
 }
 
@@ -163,7 +182,7 @@ static tbt_tbuf *tb_attach(void) {
     tb_retire(tb);
     return NULL;
   }
-  /* The owner is set before the buffer reads as live (see cached_tb). */
+  /* The owner: what a tbt_track_cache is checked against (trace_record.c, tbtrace_trace.h). */
   atomic_store_explicit(&tb->self, tbt_thread_self_(), memory_order_relaxed);
   atomic_store_explicit(&tb->exited, 0, memory_order_release);
   pthread_mutex_lock(&g_reg_lock);

@@ -78,15 +78,19 @@ typedef struct tbt_name_slot {
 } tbt_name_slot;
 
 typedef struct tbt_tbuf {
+  /* The head, laid out as tbt_buf_head_ (tbtrace_trace.h), which the inline recorders write. */
   /* Owner only (the hot path). */
   tbt_rec *recs;                /* the current chunk's records */
   _Atomic uint32_t *used;       /* the current chunk's published count */
   uint32_t pos, cap;
   uintptr_t track;              /* the track of the last record */
-  int full;                     /* the memory limit was hit in this generation */
+  /* Read by anyone, written by the owner: its thread pointer while it lives, 0 once it exits. */
+  _Atomic uintptr_t self;
   /* Written by the owner under `lock`; read by the owner freely, by others under `lock`. */
   uint32_t gen;
-  tbt_chunk *cur;               /* the chunk being filled (the last of head's list) */
+  /* End of the head. */
+  int full;                     /* owner only: the memory limit was hit in this generation */
+  tbt_chunk *cur;               /* as gen: the chunk being filled (the last of head's list) */
   /* Under `lock`. */
   pthread_mutex_t lock;
   tbt_chunk *head;
@@ -94,7 +98,6 @@ typedef struct tbt_tbuf {
   /* Read by anyone. */
   _Atomic uint64_t dropped;     /* written by the owner only */
   _Atomic int exited;
-  _Atomic uintptr_t self;       /* the owner's thread pointer (see tbt_track_begin_cached) */
   uint64_t tid;
   struct tbt_tbuf *next;        /* registry, under the registry lock */
   tbt_name_slot cache[TBT_NAME_CACHE];   /* owner only */

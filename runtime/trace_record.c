@@ -136,44 +136,49 @@ uint64_t tbt_trace_ticks(uint64_t ns) {
 }
 
 /* The buffer a cache holds when it is the calling thread's, else the thread's own (NULL before
-** its first record). A buffer is never freed, so a stale pointer is always readable: it is the
-** caller's when it is live and owned by the caller's thread pointer. A retired one reads as
-** exited; one taken by another thread reads live only with its new owner, set first. */
+** its first record). A buffer is never freed, so a stale pointer is always readable, and its
+** owner field says whose it is: the thread pointer of the live thread it belongs to, set by that
+** thread, or 0 once it has exited (tbt_buffer_ready_slow_ hands out no buffer to an exiting
+** thread). Thread pointers are unique among live threads, so a match means the caller's. */
 static inline tbt_tbuf *cached_tb(tbt_track_cache *c) {
   tbt_tbuf *tb = c->buf_;
-  if (LIKELY(tb && !atomic_load_explicit(&tb->exited, memory_order_acquire) &&
-             atomic_load_explicit(&tb->self, memory_order_relaxed) == tbt_thread_self_()))
+  if (LIKELY(tb && atomic_load_explicit(&tb->self, memory_order_relaxed) == tbt_thread_self_()))
     return tb;
-  return c->buf_ = tbt_tls_buf_;
+  return tbt_tls_buf_;
 }
 
-static inline tbt_tbuf *tb_ready_in(tbt_tbuf *tb, uintptr_t track, uint32_t need) {
-  if (LIKELY(tb && tb->gen == atomic_load_explicit(&tbt_gen_, memory_order_relaxed) &&
-             tb->track == track && tb->pos + need <= tb->cap))
-    return tb;
-  return tbt_buffer_ready_slow_(track, need);
+/* The calling thread's buffer ready for a record on track, kept in c for the inline recorders. */
+static inline tbt_tbuf *cached_ready(tbt_track_cache *c, uintptr_t track) {
+  tbt_tbuf *tb = cached_tb(c);
+  if (!(LIKELY(tb && tb->gen == atomic_load_explicit(&tbt_gen_, memory_order_relaxed) &&
+               tb->track == track && tb->pos < tb->cap))) {
+    tb = tbt_buffer_ready_slow_(track, 1);
+    if (!tb) return NULL;
+  }
+  c->buf_ = tb;
+  return tb;
 }
 
-void tbt_track_begin_cached(tbt_track_cache *c, uintptr_t track, uint32_t name_id,
-                            uint32_t category_id) {
+void tbt_track_begin_cached_(tbt_track_cache *c, uintptr_t track, uint32_t name_id,
+                             uint32_t category_id) {
   if (!c) {
     rec_begin(track, name_id, category_id);
     return;
   }
   if (!TBT_TRACE_ACTIVE_()) return;
-  tbt_tbuf *tb = tb_ready_in(cached_tb(c), track, 1);
+  tbt_tbuf *tb = cached_ready(c, track);
   if (!tb) return;
   tbt_rec_put_(tb, tbt_ticks(), name_id & TBT_REC_CAT_MASK, TBT_REC_B(TBT_REC_BEGIN, category_id));
 }
 
-void tbt_track_end_cached(tbt_track_cache *c, uintptr_t track) {
+void tbt_track_end_cached_(tbt_track_cache *c, uintptr_t track) {
   if (!c) {
     rec_end(track);
     return;
   }
   if (!TBT_TRACE_ACTIVE_()) return;
   uint64_t t = tbt_ticks();
-  tbt_tbuf *tb = tb_ready_in(cached_tb(c), track, 1);
+  tbt_tbuf *tb = cached_ready(c, track);
   if (!tb) return;
   tbt_rec_put_(tb, t, 0, TBT_REC_B(TBT_REC_END, 0));
 }

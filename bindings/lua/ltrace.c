@@ -6,6 +6,9 @@
 ** without hashing the text or taking the intern lock. Every string in the table is kept alive by
 ** an anchor table (the cache userdata's user value), so an address is never reused while cached.
 ** Past LCACHE_MAX entries the table and its anchors are dropped and refilled.
+**
+** Each function reaches the cache through its first upvalue, a light userdata (cheaper to read
+** than the full one), and holds the cache userdata itself as its second, which keeps it alive.
 */
 #include "ltrace.h"
 
@@ -38,6 +41,8 @@ typedef struct lcache {
 } lcache;
 
 #define CACHE(L) ((lcache *)lua_touserdata((L), lua_upvalueindex(1)))
+#define CACHE_UD lua_upvalueindex(2)
+#define CLOSER lua_upvalueindex(3)
 
 static inline uintptr_t track_of(lua_State *L, const lcache *c) {
   return L == c->main ? 0 : (uintptr_t)L;
@@ -56,9 +61,9 @@ static uint32_t lookup_miss(lua_State *L, lcache *c, int arg, const char *s) {
     memset(c->slot, 0, sizeof c->slot);
     c->n = 0;
     lua_newtable(L);
-    lua_setiuservalue(L, lua_upvalueindex(1), 1);
+    lua_setiuservalue(L, CACHE_UD, 1);
   }
-  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  lua_getiuservalue(L, CACHE_UD, 1);
   lua_pushvalue(L, arg);
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
@@ -97,14 +102,25 @@ static inline int opt_category(lua_State *L, int arg) {
 
 /* ------------------------------------------------------------------ spans */
 
-static int l_span_begin(lua_State *L) {
-  check_name(L, 1);
+/* span_begin with a second argument: kept apart so the usual call, with a name alone, holds
+** less in registers. */
+static __attribute__((noinline)) int span_begin_cat(lua_State *L) {
   int has_cat = opt_category(L, 2);
   if (TBT_TRACE_ACTIVE_()) {
     lcache *c = CACHE(L);
     uint32_t id = lookup(L, c, 1);
     uint32_t cat = has_cat ? lookup(L, c, 2) : 0;
     tbt_track_begin_cached(&c->rec, track_of(L, c), id, cat);
+  }
+  return 0;
+}
+
+static int l_span_begin(lua_State *L) {
+  check_name(L, 1);
+  if (lua_gettop(L) > 1) return span_begin_cat(L);
+  if (TBT_TRACE_ACTIVE_()) {
+    lcache *c = CACHE(L);
+    tbt_track_begin_cached(&c->rec, track_of(L, c), lookup(L, c, 1), 0);
   }
   return 0;
 }
@@ -124,13 +140,13 @@ static int span_done(lua_State *L, int status, lua_KContext ctx) {
   return lua_gettop(L) - 2;   /* returning closes the closer: the span ends */
 }
 
-/* span(name, fn, ...): fn runs unprotected with the closer (upvalue 2) in a to-be-closed slot, so
+/* span(name, fn, ...): fn runs unprotected with the closer (upvalue 3) in a to-be-closed slot, so
 ** an error in fn reaches the caller's handler with all its frames, and the span ends as the stack
 ** unwinds. The stack is name, closer, fn, args. */
 static int l_span(lua_State *L) {
   check_name(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, CLOSER);
   lua_rotate(L, 2, 1);
   lua_toclose(L, 2);
   if (TBT_TRACE_ACTIVE_()) {
@@ -141,11 +157,11 @@ static int l_span(lua_State *L) {
   return span_done(L, LUA_OK, 0);
 }
 
-/* scope(name [, category]) begins a span and returns the shared closer (upvalue 2), whose
+/* scope(name [, category]) begins a span and returns the shared closer (upvalue 3), whose
 ** __close ends the innermost span of the closing coroutine. */
 static int l_scope(lua_State *L) {
   l_span_begin(L);
-  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, CLOSER);
   return 1;
 }
 
@@ -430,24 +446,30 @@ void tbt_lua_open_trace(lua_State *L) {
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
   }
+  lcache *c = lua_touserdata(L, -1);
   /* module, cache */
-  luaL_setfuncs(L, funcs, 1);
+  lua_pushlightuserdata(L, c);
+  lua_insert(L, -2);
+  luaL_setfuncs(L, funcs, 2);
+  lua_pushlightuserdata(L, c);
   lua_getfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
-  /* module, cache: the closer shares the cache as its __close upvalue */
+  /* module, light, cache: the closer's __close shares them as its upvalues */
   lua_newuserdatauv(L, 0, 0);
   if (luaL_newmetatable(L, CLOSER_MT)) {
-    lua_pushvalue(L, -3);
-    lua_pushcclosure(L, l_scope_close, 1);
+    lua_pushvalue(L, -4);
+    lua_pushvalue(L, -4);
+    lua_pushcclosure(L, l_scope_close, 2);
     lua_setfield(L, -2, "__close");
     lua_pushcfunction(L, l_scope_tostring);
     lua_setfield(L, -2, "__tostring");
   }
   lua_setmetatable(L, -2);
-  /* module, cache, closer */
-  lua_pushvalue(L, -2);
-  lua_pushvalue(L, -2);
-  lua_pushcclosure(L, l_span, 2);
-  lua_setfield(L, -4, "span");
-  lua_pushcclosure(L, l_scope, 2);
+  /* module, light, cache, closer */
+  lua_pushvalue(L, -3);
+  lua_pushvalue(L, -3);
+  lua_pushvalue(L, -3);
+  lua_pushcclosure(L, l_span, 3);
+  lua_setfield(L, -5, "span");
+  lua_pushcclosure(L, l_scope, 3);
   lua_setfield(L, -2, "scope");
 }

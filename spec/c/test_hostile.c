@@ -1026,6 +1026,12 @@ static void hostile_trace(void) {
     ROWV(tbt_track_begin_cached, tbt_track_begin_cached(&fresh, UINTPTR_MAX, 1, 0));
     ROWV(tbt_track_end_cached, tbt_track_end_cached(NULL, 0));
     ROWV(tbt_track_end_cached, tbt_track_end_cached(&fresh, 0));
+    ROWV(tbt_track_begin_cached_, tbt_track_begin_cached_(NULL, 0, UINT32_MAX, UINT32_MAX));
+    ROWV(tbt_track_begin_cached_, tbt_track_begin_cached_(&fresh, UINTPTR_MAX, 1, 0));
+    ROWV(tbt_track_end_cached_, tbt_track_end_cached_(NULL, UINTPTR_MAX));
+    ROWV(tbt_track_end_cached_, tbt_track_end_cached_(&fresh, 0));
+    ROW(tbt_track_put_, tbt_track_put_(NULL, 0, 0, 0), 0);
+    ROW(tbt_track_put_, tbt_track_put_(&fresh, 0, UINT32_MAX, UINT32_MAX), 0);
   }
   tbt_trace_get_stats(&st);
   CHECK_EQ_U64(st.records, 0);
@@ -1080,6 +1086,17 @@ static void hostile_trace(void) {
     ROWV(tbt_track_begin_cached, tbt_track_begin_cached(NULL, 98, trk, 0));
     ROWV(tbt_track_end_cached, tbt_track_end_cached(NULL, 98));
     ROWV(tbt_track_end_cached, tbt_track_end_cached(&tc, 98));
+    /* The out-of-line halves, and the inline write: never for an empty cache or another track. */
+    tbt_track_cache t2 = {NULL};
+    ROW(tbt_track_put_, tbt_track_put_(&t2, 95, 0, 0), 0);
+    ROWV(tbt_track_end_cached_, tbt_track_end_cached_(&t2, 95));
+    ROWV(tbt_track_begin_cached_, tbt_track_begin_cached_(&t2, 95, 0x0FFFFFFFu, UINT32_MAX));
+    ROWV(tbt_track_begin_cached_, tbt_track_begin_cached_(NULL, 95, UINT32_MAX, 0));
+    ROW(tbt_track_put_, tbt_track_put_(&t2, 94, 0, 0), 0);
+    ROW(tbt_track_put_, tbt_track_put_(NULL, 95, 0, 0), 0);
+    ROWV(tbt_track_end_cached_, tbt_track_end_cached_(&t2, 95));
+    ROWV(tbt_track_end_cached_, tbt_track_end_cached_(NULL, 95));
+    ROWV(tbt_track_end_cached_, tbt_track_end_cached_(&t2, 95));
   }
   ROW(tbt_trace_snapshot, tbt_trace_snapshot(&m), 0);
   {

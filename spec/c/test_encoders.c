@@ -1191,6 +1191,78 @@ static void test_profile_failures(void) {
   tbt_set_allocator(NULL, NULL);
 }
 
+/* Stack samples: instants in TBT_SAMPLE_CATEGORY named by folded stacks. */
+static void test_samples(void) {
+  static const char *sn[] = {"", "a;b;c", "a;b", "a;x\"y;c", TBT_SAMPLE_CATEGORY, "mark", "io"};
+  static tbt_model_instant si[] = {
+    {1, 4, B + 1000}, {5, 6, B + 1500}, {2, 4, B + 2000}, {3, 4, B + 3000}, {1, 4, B + 4000}};
+  static tbt_model_thread st[] = {{1001, 0, NULL, 0, si, 5, NULL, 0}};
+  tbt_trace_model m;
+  memset(&m, 0, sizeof m);
+  m.names = sn;
+  m.nnames = sizeof sn / sizeof sn[0];
+  m.threads = st;
+  m.nthreads = 1;
+  m.start_ns = B;
+  m.end_ns = B + 10000;
+  m.profiler = 1;
+  tbt_buf b = {0};
+  tbt_chrome_options o = {42, NULL, "h"};
+  CHECK_EQ_INT(tbt_encode_chrome_json(&m, &o, &b), 0);
+  CHECK(json_valid(b.data, b.len));
+  static const char want[] =
+      "\n],\n\"samples\":[\n"
+      "{\"cpu\":0,\"tid\":1001,\"ts\":1,\"name\":\"lua.sample\",\"sf\":\"3\",\"weight\":1},\n"
+      "{\"cpu\":0,\"tid\":1001,\"ts\":2,\"name\":\"lua.sample\",\"sf\":\"2\",\"weight\":1},\n"
+      "{\"cpu\":0,\"tid\":1001,\"ts\":3,\"name\":\"lua.sample\",\"sf\":\"5\",\"weight\":1},\n"
+      "{\"cpu\":0,\"tid\":1001,\"ts\":4,\"name\":\"lua.sample\",\"sf\":\"3\",\"weight\":1}\n"
+      "],\n\"stackFrames\":{\n"
+      "\"1\":{\"category\":\"lua\",\"name\":\"a\"},\n"
+      "\"2\":{\"category\":\"lua\",\"name\":\"b\",\"parent\":\"1\"},\n"
+      "\"3\":{\"category\":\"lua\",\"name\":\"c\",\"parent\":\"2\"},\n"
+      "\"4\":{\"category\":\"lua\",\"name\":\"x\\\"y\",\"parent\":\"1\"},\n"
+      "\"5\":{\"category\":\"lua\",\"name\":\"c\",\"parent\":\"4\"}\n"
+      "},\n\"displayTimeUnit\":\"ns\"";
+  CHECK_EQ_INT(count_substr((char *)b.data, b.len, want), 1);
+  /* the instants stay, the plain one too */
+  CHECK_EQ_INT(count_substr((char *)b.data, b.len, "\"cat\":\"lua.sample\""), 4);
+  CHECK_EQ_INT(count_substr((char *)b.data, b.len, "\"name\":\"mark\",\"cat\":\"io\""), 1);
+  tbt_buf_free(&b);
+
+  CHECK_EQ_INT(tbt_encode_xspace(&m, "h", &b), 0);
+  Tensorflow__Profiler__XSpace *xs = tensorflow__profiler__xspace__unpack(NULL, b.len, b.data);
+  CHECK(xs && xs->n_planes == 1);
+  if (xs && xs->n_planes == 1) {
+    const Tensorflow__Profiler__XPlane *p = xs->planes[0];
+    int64_t stack_id = 0;
+    for (size_t i = 0; i < p->n_stat_metadata; i++)
+      if (strcmp(p->stat_metadata[i]->value->name, "stack") == 0) stack_id = p->stat_metadata[i]->key;
+    CHECK_EQ_INT(stack_id, 5);
+    CHECK_EQ_INT(p->n_lines, 1);
+    const char *want_names[] = {"c", "mark", "b", "c", "c"};
+    const char *want_stacks[] = {"a;b;c", NULL, "a;b", "a;x\"y;c", "a;b;c"};
+    if (p->n_lines == 1 && p->lines[0]->n_events == 5) {
+      for (size_t i = 0; i < 5; i++) {
+        const Tensorflow__Profiler__XEventMetadata *md = emeta(p, p->lines[0]->events[i]->metadata_id);
+        CHECK(md != NULL);
+        if (!md) continue;
+        CHECK_EQ_STR(md->name, want_names[i]);
+        const char *stack = NULL;
+        for (size_t k = 0; k < md->n_stats; k++)
+          if (md->stats[k]->metadata_id == stack_id) stack = md->stats[k]->str_value;
+        if (want_stacks[i]) CHECK_EQ_STR(stack ? stack : "(none)", want_stacks[i]);
+        else CHECK(stack == NULL);
+      }
+      /* the same stack twice: one metadata */
+      CHECK_EQ_INT(p->lines[0]->events[0]->metadata_id, p->lines[0]->events[4]->metadata_id);
+    } else {
+      CHECK(0);
+    }
+  }
+  if (xs) tensorflow__profiler__xspace__free_unpacked(xs, NULL);
+  tbt_buf_free(&b);
+}
+
 int main(void) {
   test_run_metadata();
   test_odd_names();
@@ -1198,6 +1270,7 @@ int main(void) {
   test_xspace();
   test_json_primitives();
   test_chrome_json();
+  test_samples();
   test_large();
   test_profile_files();
   test_profile_failures();

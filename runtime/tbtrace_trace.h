@@ -293,8 +293,9 @@ uint32_t tbt_intern_len(const char *name, size_t len);
 /* ----------------------------------------------------------------- spans */
 
 /* The span functions below are static inline: with no trace on each does one predictable test
-** of tbt_trace_active_ (while a trace is on, its generation number, odd and so nonzero; 0 while
-** none is; written only by tbt_trace_on/off) and calls nothing. The out-of-line recorders they
+** of tbt_trace_active_ (0 while no trace is on; while one is, nonzero: its generation number
+** when ticks are time-stamp counter cycles, else that number with its top bit flipped, which no
+** buffer's generation equals; written only by tbt_trace_on/off) and calls nothing. The out-of-line recorders they
 ** call (the names ending in '_') are exported for callers that cannot use the header, e.g. an
 ** FFI; they check again and may be called anytime. */
 extern uint32_t tbt_trace_active_;
@@ -387,7 +388,7 @@ void tbt_track_begin_cached_(tbt_track_cache *cache, uintptr_t track, uint32_t n
 void tbt_track_end_cached_(tbt_track_cache *cache, uintptr_t track);
 
 /* Internal, shared by the library and the inline recorders below (their layout is the library's,
-** not an interface): a record, the head of a thread's buffer, the clock source. */
+** not an interface): a record and the head of a thread's buffer. */
 typedef struct tbt_rec_ {
   uint64_t t;            /* the tick */
   uint32_t a;            /* the name id */
@@ -399,12 +400,11 @@ typedef struct tbt_buf_head_ {
   uint32_t pos, cap;     /* records written in it, room */
   uintptr_t track;       /* the track of the last record */
   uintptr_t self;        /* (atomic) the owner's thread pointer, 0 once it has exited */
-  uint32_t gen;          /* the trace (tbt_trace_active_) it records for */
+  uint32_t gen;          /* the generation of the trace it records for (see tbt_trace_active_) */
 } tbt_buf_head_;
 #define TBT_REC_ID_MASK_ 0x0FFFFFFFu
 #define TBT_REC_BEGIN_ (1u << 28)
 #define TBT_REC_END_ (2u << 28)
-extern int tbt_clock_tsc_;   /* nonzero when ticks are time-stamp counter cycles */
 
 /* Writes the record {tick, a, b} through cache and returns 1 when the fast path above holds, else
 ** returns 0 having written nothing. The owner test comes first: a buffer is read only by its
@@ -416,8 +416,7 @@ static inline int tbt_track_put_(tbt_track_cache *cache, uintptr_t track, uint32
   if (__builtin_expect(h && __atomic_load_n(&h->self, __ATOMIC_RELAXED) ==
                                 (uintptr_t)__builtin_thread_pointer() &&
                            h->gen == __atomic_load_n(&tbt_trace_active_, __ATOMIC_RELAXED) &&
-                           h->track == track && h->pos < h->cap &&
-                           __atomic_load_n(&tbt_clock_tsc_, __ATOMIC_RELAXED),
+                           h->track == track && h->pos < h->cap,
                        1)) {
     uint32_t pos = h->pos;
     tbt_rec_ *r = h->recs + pos;

@@ -4,8 +4,8 @@
 ** trace_drain.c.
 **
 ** One mutex serializes control, stats and snapshots; recording never takes it. The flag the
-** inline span functions test (tbt_trace_active_: the generation while a trace is on) is set last
-** by trace_on and cleared first by trace_off.
+** inline span functions test (tbt_trace_active_: the generation while a trace is on, see
+** tbtrace_trace.h) is set last by trace_on and cleared first by trace_off.
 */
 #include "trace_buffer.h"
 #include "trace_drain.h"
@@ -58,7 +58,11 @@ int tbt_trace_on(const tbt_trace_options *opts) {
   g_start_ns = tbt_clock_real_ns();
   tbt_buffers_start_(g_opts.memory_limit);
   g_on = 1;
-  __atomic_store_n(&tbt_trace_active_, tbt_buffers_generation_(), __ATOMIC_RELEASE);
+  /* The inline recorders (tbtrace_trace.h) write where this is a buffer's generation: only
+  ** with ticks read by rdtsc, as theirs are. */
+  uint32_t active = tbt_buffers_generation_();
+  if (!__atomic_load_n(&tbt_clock_tsc_, __ATOMIC_RELAXED)) active ^= 0x80000000u;
+  __atomic_store_n(&tbt_trace_active_, active, __ATOMIC_RELEASE);
   pthread_mutex_unlock(&g_ctl);
   return 0;
 }

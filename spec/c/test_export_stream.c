@@ -20,7 +20,6 @@
 
 #include <pthread.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 typedef struct fill_args {
   const uint8_t *data;
@@ -320,99 +319,6 @@ static void test_sources_agree(void) {
   tbt_trace_read_end_(&src);
 }
 
-/* ------------------------------------------------------------------ a large export */
-
-static uint8_t *gunzip(const uint8_t *data, size_t len, size_t *out_len) {
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) return NULL;
-  size_t cap = 1 << 20, n = 0;
-  uint8_t *out = malloc(cap);
-  zs.next_in = (Bytef *)data;
-  zs.avail_in = (uInt)len;
-  int zr;
-  do {
-    if (n == cap) out = realloc(out, cap *= 2);
-    zs.next_out = out + n;
-    zs.avail_out = (uInt)(cap - n);
-    zr = inflate(&zs, Z_NO_FLUSH);
-    n = cap - zs.avail_out;
-  } while (zr == Z_OK);
-  int ok = zr == Z_STREAM_END && zs.avail_in == 0;
-  inflateEnd(&zs);
-  if (!ok) {
-    free(out);
-    return NULL;
-  }
-  *out_len = n;
-  return out;
-}
-
-static size_t count_substr(const uint8_t *s, size_t n, const char *needle) {
-  size_t k = strlen(needle), c = 0;
-  for (size_t i = 0; i + k <= n; i++) c += memcmp(s + i, needle, k) == 0;
-  return c;
-}
-
-/* Large enough that the profile files are written at once and the RunMetadata sized beside
-** them: every file still holds every span. */
-static void test_large_export(void) {
-  enum { PAIRS = 40000 };
-  const char *dir = tu_tmpdir("large");
-  tbt_writer *w;
-  CHECK_EQ_INT(tbt_writer_open(&w, dir, NULL), 0);
-  CHECK_EQ_INT(tbt_set_default_writer(w), 0);
-  tbt_trace_options o;
-  tbt_trace_options_init(&o);
-  o.profiler = 1;
-  o.profiler_outdir = dir;
-  CHECK_EQ_INT(tbt_trace_on(&o), 0);
-  for (int i = 0; i < PAIRS; i++) {
-    tbt_span_begin_id(id("outer"), id("train"));
-    tbt_span_begin_id(id("inner"), 0);
-    tbt_span_end();
-    tbt_span_end();
-  }
-  tbt_export_result res;
-  CHECK_EQ_INT(tu_export("large", TBT_STEP(3), NULL, &res), 0);
-  CHECK_EQ_U64(res.spans, 2 * PAIRS);
-  CHECK_EQ_INT(tbt_writer_flush(w), 0);
-
-  tu_events ev = tu_read_events(tbt_writer_path(w));
-  CHECK(!ev.bad && ev.n == 2);
-  Tensorflow__Summary__Value *v = ev.n == 2 ? tu_value(ev.ev[1]) : NULL;
-  CHECK(v && v->tensor && v->tensor->n_string_val == 1);
-  if (v && v->tensor && v->tensor->n_string_val == 1) {
-    ProtobufCBinaryData *b = &v->tensor->string_val[0];
-    Tensorflow__RunMetadata *rm = tensorflow__run_metadata__unpack(NULL, b->len, b->data);
-    CHECK(rm && rm->step_stats && rm->step_stats->n_dev_stats == 1);
-    if (rm && rm->step_stats && rm->step_stats->n_dev_stats == 1)
-      CHECK_EQ_INT(rm->step_stats->dev_stats[0]->n_node_stats, 2 * PAIRS);
-    CHECK(rm && rm->n_function_graphs == 1 && rm->function_graphs[0]->pre_optimization_graph->n_node == 2);
-    if (rm) tensorflow__run_metadata__free_unpacked(rm, NULL);
-  }
-  tu_events_free(&ev);
-
-  size_t xl = 0, jl = 0, ul = 0;
-  const char *xp = tbt_export_result_path(&res, "xplane"), *jp = tbt_export_result_path(&res, "chrome_trace");
-  uint8_t *x = xp ? tu_read_file(xp, &xl) : NULL;
-  uint8_t *j = jp ? tu_read_file(jp, &jl) : NULL;
-  Tensorflow__Profiler__XSpace *xs = x ? tensorflow__profiler__xspace__unpack(NULL, xl, x) : NULL;
-  CHECK(xs && xs->n_planes == 1 && xs->planes[0]->n_lines == 1);
-  if (xs && xs->n_planes == 1 && xs->planes[0]->n_lines == 1)
-    CHECK_EQ_INT(xs->planes[0]->lines[0]->n_events, 2 * PAIRS);
-  if (xs) tensorflow__profiler__xspace__free_unpacked(xs, NULL);
-  uint8_t *u = j ? gunzip(j, jl, &ul) : NULL;
-  CHECK(u != NULL);
-  if (u) CHECK_EQ_INT(count_substr(u, ul, "\"ph\":\"X\""), 2 * PAIRS);
-  free(u);
-  free(x);
-  free(j);
-  tbt_export_result_free(&res);
-  tbt_set_default_writer(NULL);
-  tbt_writer_free(w);
-}
-
 /* Events of equal times, as a reader's window may hold them in record order. */
 static void test_order_ties(void) {
   /* (time, kind, name): names give the order each kind was recorded in */
@@ -437,6 +343,5 @@ int main(void) {
   test_streamed_summary();
   test_streamed_failure();
   test_sources_agree();
-  test_large_export();
   return CHECK_DONE();
 }

@@ -5,6 +5,7 @@
 ** atomic writes, same-second runs and failures that must leave nothing behind.
 */
 #include "check.h"
+#include "gunzip.h"
 #include "testutil.h"
 
 #include "encoders.h"
@@ -18,7 +19,6 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
-#include <zlib.h>
 
 #define B 1700000000000000000LL
 
@@ -757,33 +757,6 @@ static const char expected_json[] =
     "\"trace_start_ns\":\"1700000000000000000\",\"trace_end_ns\":\"1700000000010000000\","
     "\"dropped\":3}}\n";
 
-/* Inflates a gzip stream (one member); NULL on any error. */
-static uint8_t *gunzip(const uint8_t *data, size_t len, size_t *out_len) {
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) return NULL;
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *out = malloc(cap);
-  zs.next_in = (Bytef *)data;
-  zs.avail_in = (uInt)len;
-  int zr;
-  do {
-    if (n == cap) out = realloc(out, cap *= 2);
-    zs.next_out = out + n;
-    zs.avail_out = (uInt)(cap - n);
-    zr = inflate(&zs, Z_NO_FLUSH);
-    n = cap - zs.avail_out;
-  } while (zr == Z_OK);
-  int ok = zr == Z_STREAM_END && zs.avail_in == 0;
-  inflateEnd(&zs);
-  if (!ok) {
-    free(out);
-    return NULL;
-  }
-  *out_len = n;
-  return out;
-}
-
 static int fail_after_bytes;
 static int failing_sink(void *ud, const void *data, size_t len) {
   (void)data;
@@ -808,7 +781,7 @@ static void test_chrome_json(void) {
   CHECK_EQ_INT(tbt_gzip(b.data, b.len, -1, &z), 0);
   CHECK(z.len > 18 && z.data[0] == 0x1f && z.data[1] == 0x8b);
   size_t un = 0;
-  uint8_t *u = gunzip(z.data, z.len, &un);
+  uint8_t *u = tu_gunzip(z.data, z.len, &un);
   CHECK(u && un == b.len && memcmp(u, b.data, un) == 0);
   free(u);
   tbt_buf_free(&z);
@@ -824,7 +797,7 @@ static void test_chrome_json(void) {
     close(fd);
     size_t zl;
     uint8_t *zd = tu_read_file(path, &zl);
-    u = zd ? gunzip(zd, zl, &un) : NULL;
+    u = zd ? tu_gunzip(zd, zl, &un) : NULL;
     CHECK(u && un == b.len && memcmp(u, b.data, un) == 0);
     free(u);
     free(zd);
@@ -957,7 +930,7 @@ static void check_profile_contents(const tbt_trace_model *m, const tbt_profile_p
   tbt_chrome_options o = {42, "p", host};
   CHECK_EQ_INT(tbt_encode_chrome_json(m, &o, &want), 0);
   size_t un = 0;
-  uint8_t *u = data ? gunzip(data, len, &un) : NULL;
+  uint8_t *u = data ? tu_gunzip(data, len, &un) : NULL;
   CHECK(u && un == want.len && memcmp(u, want.data, un) == 0);
   free(u);
   free(data);

@@ -5,6 +5,7 @@
 ** counted late, never both and never lost. Also run under ThreadSanitizer.
 */
 #include "check.h"
+#include "gunzip.h"
 #include "testutil.h"
 
 #include "tbtrace.h"
@@ -17,36 +18,9 @@
 #include <string.h>
 #include <time.h>
 #include <sched.h>
-#include <zlib.h>
 
 static uint32_t id(const char *s) {
   return tbt_intern(s);
-}
-
-static uint8_t *gunzip(const uint8_t *data, size_t len, size_t *out_len) {
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) return NULL;
-  size_t cap = 1 << 20, n = 0;
-  uint8_t *out = malloc(cap);
-  zs.next_in = (Bytef *)data;
-  zs.avail_in = (uInt)len;
-  int zr;
-  do {
-    if (n == cap) out = realloc(out, cap *= 2);
-    zs.next_out = out + n;
-    zs.avail_out = (uInt)(cap - n);
-    zr = inflate(&zs, Z_NO_FLUSH);
-    n = cap - zs.avail_out;
-  } while (zr == Z_OK);
-  int ok = zr == Z_STREAM_END && zs.avail_in == 0;
-  inflateEnd(&zs);
-  if (!ok) {
-    free(out);
-    return NULL;
-  }
-  *out_len = n;
-  return out;
 }
 
 static size_t count_substr(const uint8_t *s, size_t n, const char *needle) {
@@ -140,7 +114,7 @@ static void test_large_export(void) {
     CHECK_EQ_U64(xs->planes[0]->lines[0]->n_events + xs->planes[0]->lines[1]->n_events, res.spans);
   }
   if (xs) tensorflow__profiler__xspace__free_unpacked(xs, NULL);
-  uint8_t *u = j ? gunzip(j, jl, &ul) : NULL;
+  uint8_t *u = j ? tu_gunzip(j, jl, &ul) : NULL;
   CHECK(u != NULL);
   if (u) {
     CHECK_EQ_U64(count_substr(u, ul, "\"ph\":\"X\""), res.spans);

@@ -2,7 +2,8 @@
 ** trace_drain.c: reading the current generation's buffers where they lie, as a source the
 ** encoders walk (trace_source.h), and the snapshot made of that: ids become names (valid UTF-8,
 ** made so once here), tracks become threads, ticks become Unix nanoseconds, nesting becomes name
-** paths. Nothing is copied per span: see "the reader" below for what a read holds.
+** paths. A read copies nothing per span: see "the reader" below for what it holds. A snapshot
+** builds the whole model anyway, so its read collects each track's events as it goes.
 */
 #include "trace_drain.h"
 
@@ -179,14 +180,21 @@ static uint32_t span_path(drain *d, int has_parent, uint32_t ppath, uint32_t nam
 ** orders them): a window is WINDOW records plus the run of equal timestamps it ends in. A walk
 ** reads only its track's runs of records: prepare notes where each begins (16 bytes per switch
 ** to the track, what the switch's own record takes), so a thread's many coroutines cost a walk
-** no more than one. */
+** no more than one.
+**
+** A snapshot (tbt_buffers_snapshot_) wants every event in memory, not bounded memory: its read
+** collects (COLLECT): prepare appends each track's spans, instants and counters to the model's
+** arrays for that track as it names them, a span's end set at its END, and the arrays are then
+** moved into the model. It notes no windows and no walk follows. The events and their times are
+** those the walks give (the same clamp, the same paths; each kind in record order, which is
+** begin order for spans). Only a snapshot collects: the exports walk, in bounded memory. */
 enum { WINDOW = 4096 };
 
 #define NEVER UINT64_MAX   /* the end of a span no END closed */
 
 typedef struct pentry {
   uint32_t path;
-  int32_t slot;     /* prepare: -2 opened in the current window, >= 0 its entry in ends */
+  int32_t slot;     /* -2 opened in the current window, >= 0 its entry in ends */
 } pentry;
 
 /* Where a track's records start again after a switch to it: the record after the TRACK record,
@@ -210,6 +218,10 @@ typedef struct rtrack {
   uint64_t prev;            /* the previous record's tick */
   uint64_t *ends;           /* raw end ticks of spans open at a window boundary */
   size_t nends, capends;
+  /* collecting (a snapshot): the track's events, moved into the model */
+  tbt_model_thread th;
+  int32_t *open;            /* the open spans' indices in th.spans, as stack */
+  size_t capopen, capspans, capinstants, capcounters;
 } rtrack;
 
 typedef struct rbuf {
@@ -234,7 +246,10 @@ typedef struct reader {
   double ns_per_tick;
   uint64_t now;
   int frozen;               /* counted in tbt_readers_ */
+  int collect;              /* COLLECT: prepare collects events; WINDOWS: it notes windows */
 } reader;
+
+enum { WINDOWS = 1, COLLECT = 2 };
 
 static inline int timed(unsigned kind) {
   return kind >= TBT_REC_BEGIN && kind <= TBT_REC_COUNTER;
@@ -285,7 +300,8 @@ static int window_close(rtrack *t) {
   return 0;
 }
 
-/* Prepare's walk over buffer bi: names, paths, tracks, edges, window boundaries. */
+/* Prepare's walk over buffer bi: names, paths, tracks, edges, window boundaries (WINDOWS), the
+** tracks' events (COLLECT). */
 static int prepare_buffer(reader *r, uint32_t bi, uint64_t *taken) {
   drain *d = &r->d;
   rbuf *b = &r->bufs[bi];
@@ -309,9 +325,11 @@ static int prepare_buffer(reader *r, uint32_t bi, uint64_t *taken) {
         }
         if (t < last) t = last;
         last = t;
-        if (window_ends(r, cur->count, cur->prev, t) && window_close(cur)) return -1;
-        cur->count++;
-        cur->prev = t;
+        if (r->collect & WINDOWS) {
+          if (window_ends(r, cur->count, cur->prev, t) && window_close(cur)) return -1;
+          cur->count++;
+          cur->prev = t;
+        }
       }
       switch (kind) {
         case TBT_REC_BEGIN: {
@@ -322,7 +340,18 @@ static int prepare_buffer(reader *r, uint32_t bi, uint64_t *taken) {
                                     cur->nstack ? cur->stack[cur->nstack - 1].path : 0, name,
                                     (uint32_t)cur->nstack);
           if (path == TBT_STRTAB_NONE) return -1;
-          cur->stack[cur->nstack++] = (pentry){path, -2};
+          if (r->collect & COLLECT) {
+            tbt_model_thread *th = &cur->th;
+            if (GROW(th->spans, th->nspans, cur->capspans) ||
+                GROW(cur->open, cur->nstack, cur->capopen))
+              return -1;
+            int64_t ns = to_ns(r, t);
+            th->spans[th->nspans] = (tbt_model_span){
+                name, path, cat, cur->nstack ? cur->open[cur->nstack - 1] : -1,
+                (uint32_t)cur->nstack, 0, ns, ns};
+            cur->open[cur->nstack] = (int32_t)th->nspans++;
+          }
+          cur->stack[cur->nstack++] = (pentry){path, r->collect & WINDOWS ? -2 : -1};
           cur->nspans++;
           cur->nevents++;
           break;
@@ -331,20 +360,40 @@ static int prepare_buffer(reader *r, uint32_t bi, uint64_t *taken) {
           if (cur->nstack) {
             pentry e = cur->stack[--cur->nstack];
             if (e.slot >= 0) cur->ends[e.slot] = t;
+            if (r->collect & COLLECT) {
+              tbt_model_span *sp = &cur->th.spans[cur->open[cur->nstack]];
+              int64_t ns = to_ns(r, t);
+              sp->end_ns = ns < sp->start_ns ? sp->start_ns : ns;
+            }
           }
           break;
-        case TBT_REC_INSTANT:
-          if (name_id(d, rec->a) == TBT_STRTAB_NONE ||
-              name_id(d, rec->b & TBT_REC_CAT_MASK) == TBT_STRTAB_NONE)
-            return -1;
+        case TBT_REC_INSTANT: {
+          uint32_t name = name_id(d, rec->a), cat = name_id(d, rec->b & TBT_REC_CAT_MASK);
+          if (name == TBT_STRTAB_NONE || cat == TBT_STRTAB_NONE) return -1;
+          if (r->collect & COLLECT) {
+            tbt_model_thread *th = &cur->th;
+            if (GROW(th->instants, th->ninstants, cur->capinstants)) return -1;
+            th->instants[th->ninstants++] = (tbt_model_instant){name, cat, to_ns(r, t)};
+          }
           cur->nevents++;
           break;
-        case TBT_REC_COUNTER:
+        }
+        case TBT_REC_COUNTER: {
           if (i + 1 >= used) break;
           i++;
-          if (name_id(d, rec->a) == TBT_STRTAB_NONE) return -1;
+          uint32_t name = name_id(d, rec->a);
+          if (name == TBT_STRTAB_NONE) return -1;
+          if (r->collect & COLLECT) {
+            tbt_model_thread *th = &cur->th;
+            if (GROW(th->counters, th->ncounters, cur->capcounters)) return -1;
+            tbt_model_counter *c = &th->counters[th->ncounters++];
+            c->name = name;
+            c->time_ns = to_ns(r, t);
+            memcpy(&c->value, &recs[i].t, sizeof c->value);
+          }
           cur->nevents++;
           break;
+        }
         case TBT_REC_TRACK:
           cur = rtrack_get(r, bi, (uintptr_t)rec->t, (uint32_t)ci, i + 1, last);
           if (!cur) return -1;
@@ -591,6 +640,10 @@ static void reader_free(reader *r) {
     tbt_free(r->tracks[i].stack);
     tbt_free(r->tracks[i].ends);
     tbt_free(r->tracks[i].runs);
+    tbt_free(r->tracks[i].open);
+    tbt_free(r->tracks[i].th.spans);
+    tbt_free(r->tracks[i].th.instants);
+    tbt_free(r->tracks[i].th.counters);
   }
   tbt_free(r->tracks);
   tbt_free(r->order);
@@ -661,8 +714,9 @@ static uint32_t track_name(drain *d, uint32_t thread_name, uint32_t ti) {
   return tbt_strtab_add(&d->names, s, (size_t)n);
 }
 
-/* Reads the current generation into a new reader (*out), filling s. */
-static int read_trace(tbt_source *s, int64_t epoch_offset, reader **out) {
+/* Reads the current generation into a new reader (*out), filling s; collect: COLLECT and/or
+** WINDOWS (what the walks need). */
+static int read_trace(tbt_source *s, int64_t epoch_offset, int collect, reader **out) {
   memset(s, 0, sizeof *s);
   uint32_t gen = tbt_buffers_generation_();
   if (!(gen & 1)) return TBT_ENOTRACE;
@@ -676,6 +730,7 @@ static int read_trace(tbt_source *s, int64_t epoch_offset, reader **out) {
   r->ns0 = conv.ns0 + epoch_offset;
   r->ns_per_tick = (double)conv.ns_per_tick;
   r->now = conv.tick0;
+  r->collect = collect;
   uint64_t dropped = tbt_buffers_lost_(), taken = 0;
   int rc = name_str(d, "", 0) == 0 ? 0 : TBT_ENOMEM;
   if (!rc) rc = freeze(r, gen, &dropped);
@@ -712,10 +767,19 @@ static int read_trace(tbt_source *s, int64_t epoch_offset, reader **out) {
       if (s->nunfinished_paths < TBT_SRC_UNFINISHED_PATHS)
         s->unfinished_paths[s->nunfinished_paths++] = t->stack[j].path;
       s->unfinished++;
+      if (r->collect & COLLECT) {
+        tbt_model_span *sp = &t->th.spans[t->open[j]];
+        int64_t ns = to_ns(r, r->now);
+        sp->end_ns = ns < sp->start_ns ? sp->start_ns : ns;
+        sp->flags = TBT_SPAN_UNFINISHED;
+      }
     }
     tbt_free(t->stack);   /* walks keep their own */
     t->stack = NULL;
     t->nstack = t->capstack = 0;
+    tbt_free(t->open);
+    t->open = NULL;
+    t->capopen = 0;
   }
   if (!rc) {
     tbt_track_ids_of(tids, n, scratch_order, ids);
@@ -747,17 +811,71 @@ static int read_trace(tbt_source *s, int64_t epoch_offset, reader **out) {
 
 int tbt_buffers_source_(tbt_source *s, int64_t epoch_offset) {
   reader *r;
-  return read_trace(s, epoch_offset, &r);
+  return read_trace(s, epoch_offset, WINDOWS, &r);
 }
 
 /* ------------------------------------------------------------------ the snapshot */
 
+/* The model of a collecting read: its names copied, its events moved out of the reader. */
+static int model_of_reader(const tbt_source *s, reader *r, tbt_trace_model *out) {
+  tbt_trace_model m;
+  memset(&m, 0, sizeof m);
+  size_t nn = s->nnames ? s->nnames : 1;
+  m.names = tbt_calloc(nn, sizeof *m.names);
+  m.threads = tbt_calloc(s->ntracks ? s->ntracks : 1, sizeof *m.threads);
+  m.edges = tbt_malloc((s->nedges ? s->nedges : 1) * sizeof *m.edges);
+  int rc = m.names && m.threads && m.edges ? 0 : TBT_ENOMEM;
+  if (!rc) {
+    m.nnames = nn;
+    for (size_t i = 0; i < nn && !rc; i++)
+      if (!(m.names[i] = tbt_strdup(i < s->nnames ? s->names[i] : ""))) rc = TBT_ENOMEM;
+  }
+  if (rc) {
+    m.nthreads = 0;
+    tbt_trace_model_free(&m);
+    return rc;
+  }
+  if (s->nedges) memcpy(m.edges, s->edges, s->nedges * sizeof *m.edges);
+  m.nedges = s->nedges;
+  m.nthreads = s->ntracks;
+  for (size_t k = 0; k < s->ntracks; k++) {
+    rtrack *t = &r->tracks[r->order[k]];
+    m.threads[k] = t->th;
+    m.threads[k].tid = s->tracks[k].tid;
+    m.threads[k].name = s->tracks[k].name;
+    memset(&t->th, 0, sizeof t->th);
+  }
+  m.start_ns = s->start_ns;
+  m.end_ns = s->end_ns;
+  m.dropped = s->dropped;
+  m.records = s->records;
+  m.generation = s->generation;
+  m.graph = s->graph;
+  m.profiler = s->profiler;
+  *out = m;
+  return 0;
+}
+
+/* A snapshot builds the whole model: prepare's one pass collects each track's events as it
+** names them, with no windows and no second walk. */
 int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset) {
   tbt_source s;
   reader *r;
-  int rc = read_trace(&s, epoch_offset, &r);
+  int rc = read_trace(&s, epoch_offset, COLLECT, &r);
   if (rc) return rc;
-  rc = tbt_model_from_source(&s, m);
+  rc = model_of_reader(&s, r, m);
+  tbt_source_free(&s);
+  return rc;
+}
+
+int tbt_buffers_snapshot_both_(tbt_trace_model *collected, tbt_trace_model *walked,
+                               int64_t epoch_offset) {
+  tbt_source s;
+  reader *r;
+  int rc = read_trace(&s, epoch_offset, COLLECT | WINDOWS, &r);
+  if (rc) return rc;
+  rc = tbt_model_from_source(&s, walked);
+  if (!rc && (rc = model_of_reader(&s, r, collected))) tbt_trace_model_free(walked);
   tbt_source_free(&s);
   return rc;
 }

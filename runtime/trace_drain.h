@@ -14,6 +14,11 @@
 ** at trace_on. Returns 0, TBT_ENOTRACE or TBT_ENOMEM (then m is untouched). */
 int tbt_buffers_snapshot_(tbt_trace_model *m, int64_t epoch_offset);
 
+/* For the tests: from one read, the model the snapshot collects and the model the walks of the
+** same read make (tbt_model_from_source); the two must be equal. */
+int tbt_buffers_snapshot_both_(tbt_trace_model *collected, tbt_trace_model *walked,
+                               int64_t epoch_offset);
+
 /* The current generation as a source (trace_source.h), read where it lies; the trace lock is
 ** held for as long as the source lives. Returns 0, TBT_ENOTRACE or TBT_ENOMEM. */
 typedef struct tbt_source tbt_source;

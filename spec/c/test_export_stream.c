@@ -2,7 +2,8 @@
 ** test_export_stream.c: the streamed parts of an export. A string summary streamed into the
 ** event file has the bytes of the same summary queued whole; a streamed record that fails leaves
 ** no torn record behind; an export read from the buffered trace writes the same bytes as one
-** read from its snapshot (tbt_trace_snapshot).
+** read from its snapshot (tbt_trace_snapshot); the model a snapshot collects in its one pass is
+** the model the walks of the same read make.
 */
 #include "check.h"
 #include "default_writer.h"
@@ -319,6 +320,98 @@ static void test_sources_agree(void) {
   tbt_trace_read_end_(&src);
 }
 
+/* The differences between two models, field by field; times must agree to the nanosecond. */
+static long model_diff(const tbt_trace_model *a, const tbt_trace_model *b) {
+  long bad = 0;
+  bad += a->nnames != b->nnames || a->nthreads != b->nthreads || a->nedges != b->nedges;
+  bad += a->end_ns != b->end_ns || a->dropped != b->dropped || a->records != b->records;
+  bad += a->generation != b->generation || a->start_ns != b->start_ns;
+  if (bad) return bad;
+  for (size_t i = 0; i < a->nnames; i++) bad += strcmp(a->names[i], b->names[i]) != 0;
+  for (size_t i = 0; i < a->nedges; i++)
+    bad += a->edges[i].from != b->edges[i].from || a->edges[i].to != b->edges[i].to;
+  for (size_t t = 0; t < a->nthreads; t++) {
+    const tbt_model_thread *x = &a->threads[t], *y = &b->threads[t];
+    bad += x->tid != y->tid || x->name != y->name;
+    if (x->nspans != y->nspans || x->ninstants != y->ninstants || x->ncounters != y->ncounters) {
+      bad++;
+      continue;
+    }
+    for (size_t i = 0; i < x->nspans; i++) {
+      const tbt_model_span *p = &x->spans[i], *q = &y->spans[i];
+      bad += p->name != q->name || p->path != q->path || p->category != q->category ||
+             p->parent != q->parent || p->depth != q->depth || p->flags != q->flags ||
+             p->start_ns != q->start_ns || p->end_ns != q->end_ns;
+    }
+    for (size_t i = 0; i < x->ninstants; i++)
+      bad += x->instants[i].name != y->instants[i].name ||
+             x->instants[i].category != y->instants[i].category ||
+             x->instants[i].time_ns != y->instants[i].time_ns;
+    for (size_t i = 0; i < x->ncounters; i++)
+      bad += x->counters[i].name != y->counters[i].name ||
+             x->counters[i].time_ns != y->counters[i].time_ns ||
+             memcmp(&x->counters[i].value, &y->counters[i].value, sizeof(double)) != 0;
+  }
+  return bad;
+}
+
+/* A snapshot collects the model in its one pass over the records; the walks of the same read
+** (windows, ends noted across them, ties ordered) make the same model. */
+static void test_snapshot_collects(void) {
+  tbt_trace_options o;
+  tbt_trace_options_init(&o);
+  CHECK_EQ_INT(tbt_trace_on(&o), 0);
+  record_everything();
+  tbt_span_begin_id(id("open"), 0);
+  tbt_track_begin(2, id("co_open"), 0);
+  tbt_instant_id(id("late"), 0);
+
+  tbt_trace_model c, w;
+  CHECK_EQ_INT(tbt_buffers_snapshot_both_(&c, &w, 0), 0);
+  CHECK_EQ_INT(c.nthreads, 5);
+  uint64_t spans = 0, instants = 0, counters = 0, unfinished = 0, deep = 0;
+  for (size_t t = 0; t < c.nthreads; t++) {
+    const tbt_model_thread *th = &c.threads[t];
+    spans += th->nspans;
+    instants += th->ninstants;
+    counters += th->ncounters;
+    for (size_t i = 0; i < th->nspans; i++) {
+      unfinished += (th->spans[i].flags & TBT_SPAN_UNFINISHED) != 0;
+      deep += th->spans[i].depth > TBT_PATH_MAX_DEPTH;
+    }
+  }
+  CHECK_EQ_U64(spans, 1 + 3000 * 2 + 3000 + 6000 + 1 + 429 * 2 + 2);
+  CHECK_EQ_U64(instants, 3000 + 1 + 1);
+  CHECK_EQ_U64(counters, 3000 + 429 + 3000);
+  CHECK_EQ_U64(unfinished, 2);
+  CHECK(deep > 0);
+  CHECK_EQ_INT(c.nedges, 2);
+  CHECK_EQ_INT(model_diff(&c, &w), 0);
+  check_nesting(&c);
+  tbt_trace_model_free(&c);
+  tbt_trace_model_free(&w);
+
+  /* The public snapshot: the same model but for the times (a later read) and its own fields. */
+  tbt_trace_model m;
+  CHECK_EQ_INT(tbt_trace_snapshot(&m), 0);
+  CHECK_EQ_INT(tbt_buffers_snapshot_both_(&c, &w, 0), 0);
+  int same = m.nthreads == c.nthreads && m.nnames == c.nnames;
+  for (size_t t = 0; same && t < m.nthreads; t++) {
+    const tbt_model_thread *x = &m.threads[t], *y = &c.threads[t];
+    same = x->nspans == y->nspans && x->ninstants == y->ninstants && x->ncounters == y->ncounters;
+    for (size_t i = 0; same && i < x->nspans; i++)
+      same = x->spans[i].path == y->spans[i].path && x->spans[i].parent == y->spans[i].parent &&
+             x->spans[i].flags == y->spans[i].flags;
+  }
+  CHECK(same);
+  tbt_trace_model_free(&m);
+  tbt_trace_model_free(&c);
+  tbt_trace_model_free(&w);
+  tbt_track_end(2);
+  tbt_span_end();
+  tbt_trace_off();
+}
+
 /* Events of equal times, as a reader's window may hold them in record order. */
 static void test_order_ties(void) {
   /* (time, kind, name): names give the order each kind was recorded in */
@@ -343,5 +436,6 @@ int main(void) {
   test_streamed_summary();
   test_streamed_failure();
   test_sources_agree();
+  test_snapshot_collects();
   return CHECK_DONE();
 }

@@ -818,41 +818,18 @@ int tbt_buffers_source_(tbt_source *s, int64_t epoch_offset) {
 
 /* The model of a collecting read: its names copied, its events moved out of the reader. */
 static int model_of_reader(const tbt_source *s, reader *r, tbt_trace_model *out) {
-  tbt_trace_model m;
-  memset(&m, 0, sizeof m);
-  size_t nn = s->nnames ? s->nnames : 1;
-  m.names = tbt_calloc(nn, sizeof *m.names);
-  m.threads = tbt_calloc(s->ntracks ? s->ntracks : 1, sizeof *m.threads);
-  m.edges = tbt_malloc((s->nedges ? s->nedges : 1) * sizeof *m.edges);
-  int rc = m.names && m.threads && m.edges ? 0 : TBT_ENOMEM;
-  if (!rc) {
-    m.nnames = nn;
-    for (size_t i = 0; i < nn && !rc; i++)
-      if (!(m.names[i] = tbt_strdup(i < s->nnames ? s->names[i] : ""))) rc = TBT_ENOMEM;
-  }
-  if (rc) {
-    m.nthreads = 0;
-    tbt_trace_model_free(&m);
-    return rc;
-  }
-  if (s->nedges) memcpy(m.edges, s->edges, s->nedges * sizeof *m.edges);
-  m.nedges = s->nedges;
-  m.nthreads = s->ntracks;
+  int rc = tbt_model_shell(s, out);
+  if (rc) return rc;
   for (size_t k = 0; k < s->ntracks; k++) {
     rtrack *t = &r->tracks[r->order[k]];
-    m.threads[k] = t->th;
-    m.threads[k].tid = s->tracks[k].tid;
-    m.threads[k].name = s->tracks[k].name;
+    tbt_model_thread *th = &out->threads[k];
+    uint64_t tid = th->tid;
+    uint32_t name = th->name;
+    *th = t->th;
+    th->tid = tid;
+    th->name = name;
     memset(&t->th, 0, sizeof t->th);
   }
-  m.start_ns = s->start_ns;
-  m.end_ns = s->end_ns;
-  m.dropped = s->dropped;
-  m.records = s->records;
-  m.generation = s->generation;
-  m.graph = s->graph;
-  m.profiler = s->profiler;
-  *out = m;
   return 0;
 }
 

@@ -340,7 +340,7 @@ static int materialize(tbt_source *s, size_t t, tbt_model_thread *mt) {
   return rc;
 }
 
-int tbt_model_from_source(tbt_source *s, tbt_trace_model *out) {
+int tbt_model_shell(const tbt_source *s, tbt_trace_model *out) {
   tbt_trace_model m;
   memset(&m, 0, sizeof m);
   size_t nn = s->nnames ? s->nnames : 1;
@@ -353,21 +353,18 @@ int tbt_model_from_source(tbt_source *s, tbt_trace_model *out) {
     for (size_t i = 0; i < nn && !rc; i++)
       if (!(m.names[i] = tbt_strdup(i < s->nnames ? s->names[i] : ""))) rc = TBT_ENOMEM;
   }
-  if (!rc) {
-    m.nthreads = s->ntracks;
-    if (s->nedges) memcpy(m.edges, s->edges, s->nedges * sizeof *m.edges);
-    m.nedges = s->nedges;
-  }
-  for (size_t t = 0; t < s->ntracks && !rc; t++) {
-    m.threads[t].tid = s->tracks[t].tid;
-    m.threads[t].name = s->tracks[t].name;
-    rc = materialize(s, t, &m.threads[t]);
-  }
   if (rc) {
-    if (!m.threads) m.nthreads = 0;
+    m.nthreads = 0;
     tbt_trace_model_free(&m);
     return rc;
   }
+  m.nthreads = s->ntracks;
+  for (size_t t = 0; t < s->ntracks; t++) {
+    m.threads[t].tid = s->tracks[t].tid;
+    m.threads[t].name = s->tracks[t].name;
+  }
+  if (s->nedges) memcpy(m.edges, s->edges, s->nedges * sizeof *m.edges);
+  m.nedges = s->nedges;
   m.start_ns = s->start_ns;
   m.end_ns = s->end_ns;
   m.dropped = s->dropped;
@@ -375,6 +372,18 @@ int tbt_model_from_source(tbt_source *s, tbt_trace_model *out) {
   m.generation = s->generation;
   m.graph = s->graph;
   m.profiler = s->profiler;
+  *out = m;
+  return 0;
+}
+
+int tbt_model_from_source(tbt_source *s, tbt_trace_model *out) {
+  tbt_trace_model m;
+  int rc = tbt_model_shell(s, &m);
+  for (size_t t = 0; t < s->ntracks && !rc; t++) rc = materialize(s, t, &m.threads[t]);
+  if (rc) {
+    tbt_trace_model_free(&m);
+    return rc;
+  }
   *out = m;
   return 0;
 }

@@ -123,6 +123,10 @@ static inline void tbt_src_end(tbt_src_walk *w) {
 ** TBT_ENOMEM. */
 int tbt_source_from_model(tbt_source *s, const tbt_trace_model *m);
 
+/* A model of src's names (copied), edges, tracks (tid and name, no events yet) and trace facts,
+** for a caller to fill in the events. 0 or TBT_ENOMEM (*out untouched then). */
+int tbt_model_shell(const tbt_source *src, tbt_trace_model *out);
+
 /* A model of what src holds (every string copied: it outlives src). 0 or TBT_ENOMEM. */
 int tbt_model_from_source(tbt_source *src, tbt_trace_model *out);
 

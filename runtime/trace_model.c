@@ -129,6 +129,23 @@ static int model_begin(tbt_src_walk *w) {
   return w->state ? 0 : TBT_ENOMEM;
 }
 
+/* Span s of thread th as a source event; ids past the model's nn names read as "". */
+static inline void span_event(const tbt_model_thread *th, const tbt_model_span *s, size_t nn,
+                              tbt_src_event *ev) {
+  ev->kind = TBT_EV_SPAN;
+  ev->name = s->name < nn ? s->name : 0;
+  ev->path = s->path < nn ? s->path : 0;
+  ev->category = s->category < nn ? s->category : 0;
+  ev->parent_path = UINT32_MAX;
+  ev->depth = s->depth;
+  if (s->parent >= 0 && (size_t)s->parent < th->nspans && th->spans[s->parent].path < nn)
+    ev->parent_path = th->spans[s->parent].path;
+  ev->flags = s->flags;
+  ev->start_ns = s->start_ns;
+  ev->end_ns = s->end_ns;
+  ev->value = 0;
+}
+
 /* The thread's spans, instants and counters merged by time (spans, instants, counters on ties). */
 static int model_next(tbt_src_walk *w, tbt_src_event *ev) {
   const model_src *ms = w->src->impl;
@@ -138,19 +155,7 @@ static int model_next(tbt_src_walk *w, tbt_src_event *ev) {
   int64_t tc = w->c < th->ncounters ? th->counters[w->c].time_ns : INT64_MAX;
   size_t nn = w->src->nnames;
   if (w->a < th->nspans && ta <= tb && ta <= tc) {
-    const tbt_model_span *s = &th->spans[w->a++];
-    ev->kind = TBT_EV_SPAN;
-    ev->name = s->name < nn ? s->name : 0;
-    ev->path = s->path < nn ? s->path : 0;
-    ev->category = s->category < nn ? s->category : 0;
-    ev->parent_path = UINT32_MAX;
-    ev->depth = s->depth;
-    if (s->parent >= 0 && (size_t)s->parent < th->nspans && th->spans[s->parent].path < nn)
-      ev->parent_path = th->spans[s->parent].path;
-    ev->flags = s->flags;
-    ev->start_ns = s->start_ns;
-    ev->end_ns = s->end_ns;
-    ev->value = 0;
+    span_event(th, &th->spans[w->a++], nn, ev);
     return 1;
   }
   if (w->b < th->ninstants && tb <= tc) {
@@ -189,20 +194,7 @@ static int model_more(tbt_src_walk *w) {
     /* spans only from here: no merge */
     size_t nn = w->src->nnames;
     for (; n < BATCH && w->a < th->nspans; n++) {
-      const tbt_model_span *s = &th->spans[w->a++];
-      tbt_src_event *ev = &batch[n];
-      ev->kind = TBT_EV_SPAN;
-      ev->name = s->name < nn ? s->name : 0;
-      ev->path = s->path < nn ? s->path : 0;
-      ev->category = s->category < nn ? s->category : 0;
-      ev->parent_path = UINT32_MAX;
-      ev->depth = s->depth;
-      if (s->parent >= 0 && (size_t)s->parent < th->nspans && th->spans[s->parent].path < nn)
-        ev->parent_path = th->spans[s->parent].path;
-      ev->flags = s->flags;
-      ev->start_ns = s->start_ns;
-      ev->end_ns = s->end_ns;
-      ev->value = 0;
+      span_event(th, &th->spans[w->a++], nn, &batch[n]);
     }
   }
   while (n < BATCH && model_next(w, &batch[n])) n++;

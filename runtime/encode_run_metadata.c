@@ -485,6 +485,42 @@ done:
   return rc;
 }
 
+/* Calls fn(ud, x) with the NodeExecStats of each finished span of track t, in walk order: the
+** sizing pass and the writing pass see the same spans. Stops at fn's first nonzero return. */
+static inline int each_exec(tbt_run_metadata *e, size_t t, int (*fn)(void *ud, const exec *x),
+                            void *ud) {
+  uint64_t tid = e->src->tracks[t].id;
+  tbt_src_walk w;
+  const tbt_src_event *ev;
+  int rc = tbt_src_begin(e->src, t, &w), more;
+  while (!rc && (more = tbt_src_next(&w, &ev)) != 0) {
+    if (more < 0) {
+      rc = more;
+      break;
+    }
+    if (ev->kind != TBT_EV_SPAN || (ev->flags & TBT_SPAN_UNFINISHED)) continue;
+    exec x;
+    exec_of(&e->g, ev, tid, &x);
+    rc = fn(ud, &x);
+  }
+  tbt_src_end(&w);
+  return rc;
+}
+
+static int add_size(void *ud, const exec *x) {
+  *(size_t *)ud += pb_len_field_size(exec_size(x));
+  return 0;
+}
+
+static int put_one(void *ud, const exec *x) {
+  tbt_sink *out = ud;
+  size_t body = exec_size(x);
+  uint8_t *p = tbt_sink_room(out, pb_len_field_size(body));
+  if (!p) return out->rc;
+  tbt_sink_done(out, put_exec(p, x, body));
+  return 0;
+}
+
 /* The size of StepStats: a walk over every finished span. */
 static int size_step_stats(tbt_run_metadata *e) {
   tbt_source *m = e->src;
@@ -496,20 +532,7 @@ static int size_step_stats(tbt_run_metadata *e) {
   for (size_t t = 0; t < nth; t++) {
     uint64_t tid = m->tracks[t].id;
     size_t body = pb_len_field_size(strlen(device_name(m, t, dev)));
-    tbt_src_walk w;
-    const tbt_src_event *ev;
-    int rc = tbt_src_begin(m, t, &w), more;
-    while (!rc && (more = tbt_src_next(&w, &ev)) != 0) {
-      if (more < 0) {
-        rc = more;
-        break;
-      }
-      if (ev->kind != TBT_EV_SPAN || (ev->flags & TBT_SPAN_UNFINISHED)) continue;
-      exec x;
-      exec_of(&e->g, ev, tid, &x);
-      body += pb_len_field_size(exec_size(&x));
-    }
-    tbt_src_end(&w);
+    int rc = each_exec(e, t, add_size, &body);
     if (rc) return rc;
     const char *tname = name_at(m, m->tracks[t].name);
     if (*tname) body += pb_len_field_size(names_entry_size((uint32_t)tid, strlen(tname)));
@@ -571,25 +594,7 @@ int tbt_run_metadata_write(tbt_run_metadata *e, tbt_sink *out) {
       if (!(p = tbt_sink_room(out, 16 + dl))) return out->rc;
       p = pb_put_len_header(p, 1, e->dev_body[t]);   /* StepStats.dev_stats */
       tbt_sink_done(out, pb_put_bytes(p, 1, dev, dl));
-      tbt_src_walk w;
-      const tbt_src_event *ev;
-      int rc = tbt_src_begin(m, t, &w), more;
-      while (!rc && (more = tbt_src_next(&w, &ev)) != 0) {
-        if (more < 0) {
-          rc = more;
-          break;
-        }
-        if (ev->kind != TBT_EV_SPAN || (ev->flags & TBT_SPAN_UNFINISHED)) continue;
-        exec x;
-        exec_of(&e->g, ev, tid, &x);
-        size_t body = exec_size(&x);
-        if (!(p = tbt_sink_room(out, pb_len_field_size(body)))) {
-          rc = out->rc;
-          break;
-        }
-        tbt_sink_done(out, put_exec(p, &x, body));
-      }
-      tbt_src_end(&w);
+      int rc = each_exec(e, t, put_one, out);
       if (rc) return rc;
       const char *tname = name_at(m, m->tracks[t].name);
       if (*tname) {

@@ -65,22 +65,9 @@ static char *scratch(drain *d, size_t n) {
 ** holding a string that is not UTF-8). */
 static uint32_t name_str(drain *d, const char *s, size_t len) {
   if (tbt_utf8_valid(s, len)) return tbt_strtab_add(&d->names, s, len);
-  const unsigned char *u = (const unsigned char *)s;
-  char *p = scratch(d, 3 * len + 1), *q = p;
+  char *p = scratch(d, 3 * len + 1);
   if (!p) return TBT_STRTAB_NONE;
-  for (size_t j = 0; j < len;) {
-    size_t k = tbt_utf8_seq(u + j, len - j);
-    if (k) {
-      memcpy(q, u + j, k);
-      q += k;
-      j += k;
-    } else {
-      memcpy(q, "\xef\xbf\xbd", 3);
-      q += 3;
-      j++;
-    }
-  }
-  return tbt_strtab_add(&d->names, p, (size_t)(q - p));
+  return tbt_strtab_add(&d->names, p, tbt_utf8_clean(p, s, len));
 }
 
 /* The model index of intern id `id`. */

@@ -52,19 +52,7 @@ int tbt_names_clean(const tbt_trace_model *m, tbt_names *out) {
       continue;
     }
     out->names[i] = p;
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t j = 0; j < len;) {
-      size_t k = tbt_utf8_seq(u + j, len - j);
-      if (k) {
-        memcpy(p, u + j, k);
-        p += k;
-        j += k;
-      } else {
-        memcpy(p, "\xef\xbf\xbd", 3);
-        p += 3;
-        j++;
-      }
-    }
+    p += tbt_utf8_clean(p, s, len);
     *p++ = '\0';
   }
   return 0;

@@ -129,83 +129,73 @@ describe("the tbtrace REPL", function()
     sh("sleep 0.3")
     assert.matches("> CMakeL$", pane:screen():gsub("%s+$", ""))
   end)
-end)
 
-describe("Ctrl-C in the tbtrace REPL", function()
-  if not have_tmux then
-    pending("tmux is not installed")
-    return
-  end
-  local wire = require "wire"
-  local pane
-  before_each(function() pane = Pane.start() end)
-  after_each(function()
-    if pane then pane:stop() end
-    pane = nil
-  end)
+  describe("Ctrl-C", function()
+    local wire = require "wire"
 
-  it("interrupts a loop under call tracing and sampling, which go on afterwards with the user's hook", function()
-    local out = fs.tmpdir("repl_int")
-    pane:line("tbtrace.create_noop_writer():set_as_default()")
-    pane:wait_for("\n>$")
-    pane:line("tbtrace.trace_on{lua_calls = true, lua_samples = 1000, profiler = true}")
-    pane:wait_for("\ntrue\n>$")
-    pane:line("hits = 0; debug.sethook(function() hits = hits + 1 end, 'c')")
-    pane:wait_for("\n>$")
-    pane:line("function marker() end")
-    pane:wait_for("\n>$")
-    pane:line("x = 0; while true do x = x + 1 end")
-    sh("sleep 0.5")
-    pane:keys("C-c")
-    pane:wait_for("interrupted!\nstack traceback:\n%s+stdin:1: in main chunk\n.*>$")
-    -- the user's hook: one call event per call of marker
-    pane:line("h0 = hits; for i = 1, 5 do marker() end; return hits - h0, x > 0")
-    pane:wait_for("\n5%s+true\n>$")
-    pane:line("return debug.gethook() ~= nil")
-    pane:wait_for("\ntrue\n>$")
-    -- the sampler: samples of a busy function after the interrupt
-    pane:line("function busy() local t = os.clock() repeat until os.clock() - t > 0.2 end busy()")
-    pane:wait_for("\n>$")
-    pane:line(string.format("return tbtrace.trace_export{name = 'repl', step = 1, profiler_outdir = %q}", out))
-    pane:wait_for("\ntrue\n>$")
-    pane:line("e = tbtrace.last_export() return e.chrome_trace_path .. '|' .. e.folded_path")
-    local s = pane:wait_for("\n[^\n]+%.folded\n>$")
-    local chrome, folded = s:match("\n([^\n|]+)|([^\n]+%.folded)\n>$")
-    assert.is_string(chrome)
-    local trace = wire.json_decode(wire.gunzip(chrome))
-    local marks, busy = 0, 0
-    for _, e in ipairs(trace.traceEvents) do
-      if e.ph == "X" and e.name == "marker (stdin:1)" then
-        marks = marks + 1
-        assert.is_nil(e.args and e.args.unfinished)
+    it("interrupts a loop under call tracing and sampling, which go on afterwards with the user's hook", function()
+      local out = fs.tmpdir("repl_int")
+      pane:line("tbtrace.create_noop_writer():set_as_default()")
+      pane:wait_for("\n>$")
+      pane:line("tbtrace.trace_on{lua_calls = true, lua_samples = 1000, profiler = true}")
+      pane:wait_for("\ntrue\n>$")
+      pane:line("hits = 0; debug.sethook(function() hits = hits + 1 end, 'c')")
+      pane:wait_for("\n>$")
+      pane:line("function marker() end")
+      pane:wait_for("\n>$")
+      pane:line("x = 0; while true do x = x + 1 end")
+      sh("sleep 0.5")
+      pane:keys("C-c")
+      pane:wait_for("interrupted!\nstack traceback:\n%s+stdin:1: in main chunk\n.*>$")
+      -- the user's hook: one call event per call of marker
+      pane:line("h0 = hits; for i = 1, 5 do marker() end; return hits - h0, x > 0")
+      pane:wait_for("\n5%s+true\n>$")
+      pane:line("return debug.gethook() ~= nil")
+      pane:wait_for("\ntrue\n>$")
+      -- the sampler: samples of a busy function after the interrupt
+      pane:line("function busy() local t = os.clock() repeat until os.clock() - t > 0.2 end busy()")
+      pane:wait_for("\n>$")
+      pane:line(string.format("return tbtrace.trace_export{name = 'repl', step = 1, profiler_outdir = %q}", out))
+      pane:wait_for("\ntrue\n>$")
+      pane:line("e = tbtrace.last_export() return e.chrome_trace_path .. '|' .. e.folded_path")
+      local s = pane:wait_for("\n[^\n]+%.folded\n>$")
+      local chrome, folded = s:match("\n([^\n|]+)|([^\n]+%.folded)\n>$")
+      assert.is_string(chrome)
+      local trace = wire.json_decode(wire.gunzip(chrome))
+      local marks, busy = 0, 0
+      for _, e in ipairs(trace.traceEvents) do
+        if e.ph == "X" and e.name == "marker (stdin:1)" then
+          marks = marks + 1
+          assert.is_nil(e.args and e.args.unfinished)
+        end
+        if e.ph == "X" and e.name == "busy (stdin:1)" then busy = busy + 1 end
       end
-      if e.ph == "X" and e.name == "busy (stdin:1)" then busy = busy + 1 end
-    end
-    assert.are.equal(5, marks)   -- call tracing, after the interrupt
-    assert.are.equal(1, busy)
-    local in_busy = 0
-    for line in io.lines(folded) do
-      local stack, n = line:match("^(.+) (%d+)$")
-      if stack:find("busy (stdin:1)", 1, true) then in_busy = in_busy + tonumber(n) end
-    end
-    assert.is_true(in_busy >= 50, "samples in busy: " .. in_busy)   -- 0.2 s at 1 kHz
-  end)
+      assert.are.equal(5, marks)   -- call tracing, after the interrupt
+      assert.are.equal(1, busy)
+      local in_busy = 0
+      for line in io.lines(folded) do
+        local stack, n = line:match("^(.+) (%d+)$")
+        if stack:find("busy (stdin:1)", 1, true) then in_busy = in_busy + tonumber(n) end
+      end
+      assert.is_true(in_busy >= 50, "samples in busy: " .. in_busy)   -- 0.2 s at 1 kHz
+    end)
 
-  it("interrupts a loop running in a coroutine, then the main thread that resumes it", function()
-    pane:line("co = coroutine.create(function() local n = 0 while true do n = n + 1 end end)")
-    pane:wait_for("\n>$")
-    pane:line("resumes = 0; while true do resumes = resumes + 1; coroutine.resume(co) end")
-    sh("sleep 0.5")
-    pane:keys("C-c")
-    pane:wait_for("interrupted!\nstack traceback:\n.*>$")
-    pane:line("return coroutine.status(co), resumes")
-    pane:wait_for("\ndead%s+1\n>$")   -- the coroutine's loop stopped, then the main thread's
-    pane:line("w = coroutine.wrap(function() while true do end end) w()")
-    sh("sleep 0.3")
-    pane:keys("C-c")
-    pane:wait_for("interrupted!\nstack traceback:\n.*>$")
-    pane:line("return 6 * 7")
-    pane:wait_for("\n42\n>$")
+    it("interrupts a loop running in a coroutine, then the main thread that resumes it", function()
+      pane:line("co = coroutine.create(function() local n = 0 while true do n = n + 1 end end)")
+      pane:wait_for("\n>$")
+      pane:line("resumes = 0; while true do resumes = resumes + 1; coroutine.resume(co) end")
+      sh("sleep 0.5")
+      pane:keys("C-c")
+      pane:wait_for("interrupted!\nstack traceback:\n.*>$")
+      pane:line("return coroutine.status(co), resumes")
+      pane:wait_for("\ndead%s+1\n>$")   -- the coroutine's loop stopped, then the main thread's
+      pane:line("w = coroutine.wrap(function() while true do end end) w()")
+      sh("sleep 0.3")
+      pane:keys("C-c")
+      pane:wait_for("interrupted!\nstack traceback:\n.*>$")
+      pane:line("return 6 * 7")
+      pane:wait_for("\n42\n>$")
+    end)
   end)
 end)
 

@@ -7,6 +7,7 @@
 ** exporters is left, neither in the staging directory nor in outdir.
 */
 #include "check.h"
+#include "gunzip.h"
 #include "testutil.h"
 
 #include "profile_stage.h"
@@ -17,7 +18,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <zlib.h>
 
 #define ROUNDS 50
 #define RANKS 2
@@ -54,24 +54,10 @@ static int whole_trace(const char *path) {
   size_t len;
   uint8_t *z = tu_read_file(path, &len);
   if (!z) return 0;
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  int ok = inflateInit2(&zs, 15 + 16) == Z_OK;
-  size_t cap = 1 << 20, n = 0;
-  uint8_t *out = malloc(cap);
-  zs.next_in = z;
-  zs.avail_in = (uInt)len;
-  int zr = Z_OK;
-  while (ok && zr == Z_OK) {
-    if (n == cap) out = realloc(out, cap *= 2);
-    zs.next_out = out + n;
-    zs.avail_out = (uInt)(cap - n);
-    zr = inflate(&zs, Z_NO_FLUSH);
-    n = cap - zs.avail_out;
-  }
-  inflateEnd(&zs);
-  ok = ok && zr == Z_STREAM_END && n > 20 && memcmp(out, "{\"traceEvents\":[", 16) == 0 &&
-       memcmp(out + n - 3, "}}\n", 3) == 0;
+  size_t n = 0;
+  uint8_t *out = tu_gunzip(z, len, &n);
+  int ok = out && n > 20 && memcmp(out, "{\"traceEvents\":[", 16) == 0 &&
+           memcmp(out + n - 3, "}}\n", 3) == 0;
   free(out);
   free(z);
   return ok;
@@ -151,16 +137,10 @@ static int check_runs(const char *outdir, int *files) {
   return runs;
 }
 
-/* Entries of dir whose name contains needle. */
+/* Entries of dir whose name contains needle; a directory that is gone holds none. */
 static int count(const char *dir, const char *needle) {
-  DIR *d = opendir(dir);
-  if (!d) return 0;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, needle)) n++;
-  closedir(d);
-  return n;
+  int n = tu_count_entries(dir, needle);
+  return n < 0 ? 0 : n;
 }
 
 static void test_kill_rounds(void) {

@@ -8,6 +8,7 @@
 ** export relied on the first one's ".profile-empty" marker: undoing must leave the marker.
 */
 #include "check.h"
+#include "gunzip.h"
 #include "testutil.h"
 
 #include "encoders.h"
@@ -19,7 +20,6 @@
 
 #include <sys/wait.h>
 #include <time.h>
-#include <zlib.h>
 
 #define K 4         /* processes */
 #define M 50        /* scalars each */
@@ -110,44 +110,6 @@ static int wait_children(const pid_t *pids, int n) {
   return ok;
 }
 
-static int count_entries(const char *dir, const char *needle) {
-  DIR *d = opendir(dir);
-  if (!d) return -1;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, needle)) n++;
-  closedir(d);
-  return n;
-}
-
-
-static uint8_t *gunzip(const uint8_t *data, size_t len, size_t *out_len) {
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) return NULL;
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *out = malloc(cap + 1);
-  zs.next_in = (Bytef *)data;
-  zs.avail_in = (uInt)len;
-  int zr;
-  do {
-    if (n == cap) out = realloc(out, (cap *= 2) + 1);
-    zs.next_out = out + n;
-    zs.avail_out = (uInt)(cap - n);
-    zr = inflate(&zs, Z_NO_FLUSH);
-    n = cap - zs.avail_out;
-  } while (zr == Z_OK);
-  inflateEnd(&zs);
-  if (zr != Z_STREAM_END) {
-    free(out);
-    return NULL;
-  }
-  out[n] = '\0';
-  *out_len = n;
-  return out;
-}
-
 /* The XSpace at path: its one line's name (static buffer), or NULL. */
 static const char *xspace_line_name(const char *path, const char *host, int *nevents) {
   static char name[256];
@@ -172,7 +134,7 @@ static const char *xspace_line_name(const char *path, const char *host, int *nev
 static int chrome_has(const char *path, long pid, const char *want) {
   size_t len, n;
   uint8_t *z = tu_read_file(path, &len);
-  uint8_t *json = z ? gunzip(z, len, &n) : NULL;
+  uint8_t *json = z ? tu_gunzip(z, len, &n) : NULL;
   char pidstr[64];
   snprintf(pidstr, sizeof pidstr, "\"pid\":%ld,", pid);
   int ok = json && strstr((char *)json, pidstr) && strstr((char *)json, want);
@@ -313,9 +275,9 @@ static void test_same_logdir(void) {
   time_t t1 = time(NULL);
 
   /* K event files, one per child, named after its pid, and nothing else but plugins/. */
-  CHECK_EQ_INT(count_entries(logdir, ""), K + 1);
-  CHECK_EQ_INT(count_entries(logdir, "tfevents"), K);
-  CHECK_EQ_INT(count_entries(logdir, "profile-empty"), 0);
+  CHECK_EQ_INT(tu_count_entries(logdir, ""), K + 1);
+  CHECK_EQ_INT(tu_count_entries(logdir, "tfevents"), K);
+  CHECK_EQ_INT(tu_count_entries(logdir, "profile-empty"), 0);
   CHECK_EQ_INT(tu_count_tree(logdir, ".tmp"), 0);
   int claimed[K] = {0};
   DIR *d = opendir(logdir);
@@ -346,7 +308,7 @@ static void test_same_logdir(void) {
   for (int i = 0; i < K; i++) CHECK_EQ_INT(claimed[i], 1);
 
   /* K profile runs, one per child, each holding that child's XSpace and Chrome trace only. */
-  CHECK_EQ_INT(count_entries(root, ""), K);
+  CHECK_EQ_INT(tu_count_entries(root, ""), K);
   char runs[K][256];
   int nruns = 0, owner[K] = {0};
   for (int i = 0; i < K; i++) {
@@ -357,7 +319,7 @@ static void test_same_logdir(void) {
     CHECK(strncmp(r.event_path, want, strlen(want)) == 0);
     CHECK(strncmp(r.run_dir, root, strlen(root)) == 0 && r.run_dir[strlen(root)] == '/');
     if (nruns < K) snprintf(runs[nruns++], 256, "%s", r.run_dir + strlen(root) + 1);
-    CHECK_EQ_INT(count_entries(r.run_dir, ""), 2);
+    CHECK_EQ_INT(tu_count_entries(r.run_dir, ""), 2);
     snprintf(want, sizeof want, "%s/%s.xplane.pb", r.run_dir, phost);
     CHECK_EQ_STR(r.xplane, want);
     snprintf(want, sizeof want, "%s/%s.trace.json.gz", r.run_dir, phost);
@@ -474,7 +436,7 @@ static void test_same_run_name(void) {
     CHECK(read_report(base, i, &r));
     CHECK(strncmp(r.run_dir, root, strlen(root)) == 0 && r.run_dir[strlen(root)] == '/');
     snprintf(runs[i], 256, "%s", r.run_dir + strlen(root) + 1);
-    CHECK_EQ_INT(count_entries(r.run_dir, ""), 2);
+    CHECK_EQ_INT(tu_count_entries(r.run_dir, ""), 2);
     char want[4600];
     snprintf(want, sizeof want, "%s/hostA.xplane.pb", r.run_dir);
     CHECK_EQ_STR(r.xplane, want);
@@ -485,10 +447,10 @@ static void test_same_run_name(void) {
     CHECK(chrome_has(r.chrome, (long)pids[i], "\"name\":\"span\""));
   }
   for (int i = 0; i < K; i++) CHECK_EQ_INT(owner[i], 1);
-  CHECK_EQ_INT(count_entries(root, ""), K);
+  CHECK_EQ_INT(tu_count_entries(root, ""), K);
   CHECK(contiguous_runs(runs, K, "same"));
   /* One marker, whoever wrote it, complete; no temporary file left anywhere. */
-  CHECK_EQ_INT(count_entries(outdir, "profile-empty"), 1);
+  CHECK_EQ_INT(tu_count_entries(outdir, "profile-empty"), 1);
   char marker[4400];
   snprintf(marker, sizeof marker, "%s/events.out.tfevents.1700000000.hostA.profile-empty", outdir);
   CHECK_EQ_INT(tu_count_records(marker), 1);
@@ -555,7 +517,7 @@ static void test_failed_export_keeps_marker(void) {
   struct stat st;
   CHECK(stat(a.run_dir, &st) != 0);   /* A's run is gone ... */
   CHECK(stat(b.xplane, &st) == 0);    /* ... B's stays, and so must what makes outdir a run */
-  CHECK_EQ_INT(count_entries(outdir, "profile-empty"), 1);
+  CHECK_EQ_INT(tu_count_entries(outdir, "profile-empty"), 1);
   CHECK(stat(a.marker, &st) == 0);
 
   /* Once no run is left, the marker goes with the last one its writer removes. */
@@ -565,13 +527,13 @@ static void test_failed_export_keeps_marker(void) {
   p.files[0] = b.xplane;   /* the formats' rows: xplane, chrome_trace */
   p.files[1] = b.chrome;
   tbt_profile_remove(&p);
-  CHECK_EQ_INT(count_entries(outdir, "profile-empty"), 1);   /* B never owned it */
+  CHECK_EQ_INT(tu_count_entries(outdir, "profile-empty"), 1);   /* B never owned it */
   p.run_dir = a.run_dir;
   p.files[0] = a.xplane;
   p.files[1] = a.chrome;
   p.marker_path = a.marker;
   tbt_profile_remove(&p);   /* A's undo again, now with no run left */
-  CHECK_EQ_INT(count_entries(outdir, "profile-empty"), 0);
+  CHECK_EQ_INT(tu_count_entries(outdir, "profile-empty"), 0);
 }
 
 int main(void) {

@@ -51,6 +51,19 @@ static inline const char *tu_tmpdir(const char *tag) {
   return buf;
 }
 
+/* Entries directly in dir whose name contains needle ("" counts them all); -1 when dir cannot be
+** read. */
+static inline int tu_count_entries(const char *dir, const char *needle) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, needle)) n++;
+  closedir(d);
+  return n;
+}
+
 /* Entries under dir, recursively, whose name contains needle. */
 static inline int tu_count_tree(const char *dir, const char *needle) {
   DIR *d = opendir(dir);
